@@ -1,0 +1,205 @@
+//! Framing (RFC 6455 §5.2): header parse and format, opcodes, masking.
+//!
+//! Header parsing is tungstenite's `FrameHeader::parse`; we add the checks that depend on the
+//! connection (role, limits, fragmentation) in `connection`. Header formatting is our own
+//! (it writes straight into the output buffer, no `io::Write` round trip) and is checked
+//! against tungstenite's in a differential test.
+
+use std::io::Cursor;
+
+use bytes::BufMut;
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode as TOpCode};
+
+use crate::PeerError;
+
+/// Frame opcodes defined by RFC 6455 §5.2 (others are rejected with 1002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpCode {
+    /// 0x0: continues a fragmented message.
+    Continuation,
+    /// 0x1: first frame of a text message.
+    Text,
+    /// 0x2: first frame of a binary message.
+    Binary,
+    /// 0x8: connection close.
+    Close,
+    /// 0x9: ping.
+    Ping,
+    /// 0xA: pong.
+    Pong,
+}
+
+impl OpCode {
+    /// The 4-bit value on the wire.
+    pub fn bits(self) -> u8 {
+        match self {
+            OpCode::Continuation => 0x0,
+            OpCode::Text => 0x1,
+            OpCode::Binary => 0x2,
+            OpCode::Close => 0x8,
+            OpCode::Ping => 0x9,
+            OpCode::Pong => 0xA,
+        }
+    }
+
+    /// Control frames (close, ping, pong) have the high opcode bit set (RFC 6455 §5.5).
+    pub fn is_control(self) -> bool {
+        self.bits() & 0x8 != 0
+    }
+}
+
+/// A parsed frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) fin: bool,
+    pub(crate) rsv: u8,
+    pub(crate) opcode: OpCode,
+    pub(crate) mask: Option<[u8; 4]>,
+    pub(crate) len: u64,
+}
+
+/// Parses one header from the front of `buf`. `Ok(None)`: not enough bytes yet. On success,
+/// also returns the header's length on the wire.
+pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<(Header, usize)>, PeerError> {
+    let mut cursor = Cursor::new(buf);
+    let parsed = match FrameHeader::parse(&mut cursor) {
+        Ok(p) => p,
+        // The only error tungstenite's header parser reports is a reserved opcode.
+        Err(_) => return Err(PeerError::UnknownOpcode(buf[0] & 0x0F)),
+    };
+    let Some((h, len)) = parsed else {
+        return Ok(None);
+    };
+    let opcode = match h.opcode {
+        TOpCode::Data(Data::Continue) => OpCode::Continuation,
+        TOpCode::Data(Data::Text) => OpCode::Text,
+        TOpCode::Data(Data::Binary) => OpCode::Binary,
+        TOpCode::Control(Control::Close) => OpCode::Close,
+        TOpCode::Control(Control::Ping) => OpCode::Ping,
+        TOpCode::Control(Control::Pong) => OpCode::Pong,
+        TOpCode::Data(Data::Reserved(b)) | TOpCode::Control(Control::Reserved(b)) => {
+            return Err(PeerError::UnknownOpcode(b));
+        }
+    };
+    if len >> 63 != 0 {
+        return Err(PeerError::InvalidLength);
+    }
+    let rsv = (h.rsv1 as u8) << 2 | (h.rsv2 as u8) << 1 | h.rsv3 as u8;
+    let header = Header { fin: h.is_final, rsv, opcode, mask: h.mask, len };
+    Ok(Some((header, cursor.position() as usize)))
+}
+
+/// Appends a header for a frame with `len` payload bytes (RFC 6455 §5.2: the minimal length
+/// encoding).
+pub(crate) fn put_header(out: &mut impl BufMut, fin: bool, op: OpCode, mask: Option<[u8; 4]>, len: u64) {
+    out.put_u8(if fin { 0x80 } else { 0 } | op.bits());
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    if len < 126 {
+        out.put_u8(m | len as u8);
+    } else if len <= u16::MAX as u64 {
+        out.put_u8(m | 126);
+        out.put_u16(len as u16);
+    } else {
+        out.put_u8(m | 127);
+        out.put_u64(len);
+    }
+    if let Some(key) = mask {
+        out.put_slice(&key);
+    }
+}
+
+/// XORs `buf` with `key` (RFC 6455 §5.3), where `buf[0]` is payload byte number `offset`.
+/// Word-wide; the compiler vectorises the loop.
+pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let r = offset & 3;
+    let k = [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]];
+    let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let mut words = buf.chunks_exact_mut(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        w.copy_from_slice(&(u64::from_ne_bytes(a) ^ wide).to_ne_bytes());
+    }
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= k[i & 3];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(offset + i) & 3];
+        }
+    }
+
+    #[test]
+    fn mask_matches_naive_at_every_offset_and_length() {
+        let key = [0x6d, 0xb6, 0xb2, 0x80];
+        let data: Vec<u8> = (0..67u8).collect();
+        for len in 0..data.len() {
+            for off in 0..8 {
+                let mut a = data[..len].to_vec();
+                let mut b = a.clone();
+                apply_mask(&mut a, key, off);
+                naive_mask(&mut b, key, off);
+                assert_eq!(a, b, "len {len} offset {off}");
+            }
+        }
+    }
+
+    #[test]
+    fn masking_in_pieces_equals_masking_at_once() {
+        let key = [1, 2, 3, 4];
+        let mut whole: Vec<u8> = (0..100u8).collect();
+        let mut pieces = whole.clone();
+        apply_mask(&mut whole, key, 0);
+        let (a, b) = pieces.split_at_mut(37);
+        apply_mask(a, key, 0);
+        apply_mask(b, key, 37);
+        assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn header_round_trip_and_tungstenite_agrees() {
+        for &len in &[0u64, 1, 125, 126, 127, 65535, 65536, 1 << 40] {
+            for &mask in &[None, Some([9, 8, 7, 6])] {
+                for &(fin, op) in &[(true, OpCode::Text), (false, OpCode::Binary), (true, OpCode::Ping)] {
+                    let mut ours = Vec::new();
+                    put_header(&mut ours, fin, op, mask, len);
+                    let theirs_hdr = FrameHeader {
+                        is_final: fin,
+                        opcode: match op {
+                            OpCode::Text => TOpCode::Data(Data::Text),
+                            OpCode::Binary => TOpCode::Data(Data::Binary),
+                            _ => TOpCode::Control(Control::Ping),
+                        },
+                        mask,
+                        ..FrameHeader::default()
+                    };
+                    let mut theirs = Vec::new();
+                    theirs_hdr.format(len, &mut theirs).unwrap_or(());
+                    assert_eq!(ours, theirs, "len {len}");
+                    let (h, n) = parse_header(&ours).ok().flatten().unwrap_or_else(|| panic!("parse {len}"));
+                    assert_eq!(n, ours.len());
+                    assert_eq!(h, Header { fin, rsv: 0, opcode: op, mask, len });
+                    assert_eq!(parse_header(&ours[..n - 1]), Ok(None));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_reserved_opcodes_and_huge_lengths() {
+        for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+            assert_eq!(parse_header(&[0x80 | op, 0]), Err(PeerError::UnknownOpcode(op)));
+        }
+        let mut h = vec![0x82, 127];
+        h.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        assert_eq!(parse_header(&h), Err(PeerError::InvalidLength));
+        assert_eq!(parse_header(&[0xF2, 0]).map(|o| o.map(|(h, _)| h.rsv)), Ok(Some(7)));
+    }
+}

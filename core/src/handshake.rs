@@ -1,0 +1,442 @@
+//! The opening handshake (RFC 6455 §4), sans-IO: building and validating the HTTP/1.1
+//! upgrade on both sides. [`crate::Connection`] drives these functions; they are public so
+//! that a server with its own HTTP stack can reuse the checks.
+
+use data_encoding::BASE64;
+use tungstenite::handshake::derive_accept_key;
+
+use crate::{HandshakeError, LocalError};
+
+/// Header lines accepted in one HTTP head; more is answered with 431.
+const MAX_HEADERS: usize = 64;
+
+/// What a client asks for (RFC 6455 §4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// `Host` header: `host` or `host:port`.
+    pub host: String,
+    /// Request target, e.g. `/echo?x=1`.
+    pub path: String,
+    /// Subprotocols offered, in order of preference (`Sec-WebSocket-Protocol`).
+    pub subprotocols: Vec<String>,
+    /// Extra header lines (e.g. `Origin`, `Authorization`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ClientRequest {
+    /// A request for `path` on `host`, offering no subprotocol.
+    pub fn new(host: impl Into<String>, path: impl Into<String>) -> Self {
+        ClientRequest { host: host.into(), path: path.into(), subprotocols: Vec::new(), headers: Vec::new() }
+    }
+
+    /// Offers one more subprotocol.
+    pub fn subprotocol(mut self, name: impl Into<String>) -> Self {
+        self.subprotocols.push(name.into());
+        self
+    }
+
+    /// Adds a header line.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// The server's accepted response, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Subprotocol the server chose (one of those offered).
+    pub subprotocol: Option<String>,
+    /// All header lines of the response.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A client's upgrade request, as the server parsed it (RFC 6455 §4.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Request target, e.g. `/echo`.
+    pub path: String,
+    /// All header lines, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// `Sec-WebSocket-Key` (validated: base64 of 16 bytes).
+    pub key: String,
+    /// Subprotocols offered, in the client's order.
+    pub subprotocols: Vec<String>,
+    /// Extensions offered (e.g. `permessage-deflate`). We never accept one: RSV bits stay
+    /// reserved, and omitting the extension from the response declines it (RFC 6455 §9.1).
+    pub extensions: Vec<String>,
+}
+
+impl Request {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a server accepts a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// Subprotocol to select; must be one the client offered.
+    pub subprotocol: Option<String>,
+    /// Extra header lines for the 101 response.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A fresh `Sec-WebSocket-Key` from 16 random bytes (RFC 6455 §4.1 item 7).
+pub fn generate_key(random: [u8; 16]) -> String {
+    BASE64.encode(&random)
+}
+
+/// The `Sec-WebSocket-Accept` value for a key (RFC 6455 §4.2.2 item 5.4).
+pub fn accept_key(key: &str) -> String {
+    derive_accept_key(key.as_bytes())
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), LocalError> {
+    let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+    if bad_name || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return Err(LocalError::InvalidHeader(name.to_owned()));
+    }
+    Ok(())
+}
+
+fn check_headers(headers: &[(String, String)]) -> Result<(), LocalError> {
+    headers.iter().try_for_each(|(k, v)| check_header(k, v))
+}
+
+/// Serialises a client's upgrade request with `key` (RFC 6455 §4.1).
+pub fn request_bytes(req: &ClientRequest, key: &str) -> Result<Vec<u8>, LocalError> {
+    check_header("Host", &req.host)?;
+    check_headers(&req.headers)?;
+    if req.path.bytes().any(|b| b <= b' ' || b == 0x7f) || !req.path.starts_with('/') {
+        return Err(LocalError::InvalidHeader("request target".into()));
+    }
+    let mut s = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
+        req.path, req.host, key
+    );
+    if !req.subprotocols.is_empty() {
+        let list = req.subprotocols.join(", ");
+        check_header("Sec-WebSocket-Protocol", &list)?;
+        s += &format!("Sec-WebSocket-Protocol: {list}\r\n");
+    }
+    for (k, v) in &req.headers {
+        s += &format!("{k}: {v}\r\n");
+    }
+    s += "\r\n";
+    Ok(s.into_bytes())
+}
+
+/// Comma-separated tokens of every header line called `name` (RFC 7230 §7 list syntax).
+fn tokens<'a>(headers: &'a [httparse::Header<'a>], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn single<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
+    let mut it = headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name));
+    let first = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    std::str::from_utf8(first.value).ok().map(str::trim)
+}
+
+fn owned(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers.iter().map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned())).collect()
+}
+
+fn parse_error(e: httparse::Error) -> HandshakeError {
+    match e {
+        httparse::Error::TooManyHeaders => HandshakeError::TooLarge,
+        e => HandshakeError::Malformed(e.to_string()),
+    }
+}
+
+/// Parses and validates a server's response to our request (RFC 6455 §4.1, the client's
+/// checks 1–6). `Ok(None)`: incomplete. On success, also returns the head's length: the bytes
+/// after it are WebSocket frames.
+pub fn parse_response(
+    buf: &[u8],
+    key: &str,
+    offered: &[String],
+    max_size: usize,
+) -> Result<Option<(Response, usize)>, HandshakeError> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut storage);
+    let n = match res.parse(buf).map_err(parse_error)? {
+        httparse::Status::Partial if buf.len() > max_size => return Err(HandshakeError::TooLarge),
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(n) if n > max_size => return Err(HandshakeError::TooLarge),
+        httparse::Status::Complete(n) => n,
+    };
+    let code = res.code.unwrap_or(0);
+    if code != 101 {
+        return Err(HandshakeError::Rejected(code));
+    }
+    let h = &*res.headers;
+    if !has_token(h, "Upgrade", "websocket") {
+        return Err(HandshakeError::Header("Upgrade"));
+    }
+    if !has_token(h, "Connection", "upgrade") {
+        return Err(HandshakeError::Header("Connection"));
+    }
+    if single(h, "Sec-WebSocket-Accept") != Some(accept_key(key).as_str()) {
+        return Err(HandshakeError::AcceptMismatch);
+    }
+    if let Some(ext) = tokens(h, "Sec-WebSocket-Extensions").next() {
+        return Err(HandshakeError::ExtensionNotOffered(ext.to_owned()));
+    }
+    let subprotocol = match tokens(h, "Sec-WebSocket-Protocol").collect::<Vec<_>>()[..] {
+        [] => None,
+        [p] if offered.iter().any(|o| o == p) => Some(p.to_owned()),
+        ref ps => return Err(HandshakeError::SubprotocolNotOffered(ps.join(", "))),
+    };
+    Ok(Some((Response { subprotocol, headers: owned(h) }, n)))
+}
+
+/// Parses and validates a client's upgrade request (RFC 6455 §4.2.1). `Ok(None)`: incomplete.
+/// On error, [`HandshakeError::status`] is the status to answer with ([`reject_bytes`]).
+pub fn parse_request(buf: &[u8], max_size: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut storage);
+    let n = match req.parse(buf).map_err(parse_error)? {
+        httparse::Status::Partial if buf.len() > max_size => return Err(HandshakeError::TooLarge),
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(n) if n > max_size => return Err(HandshakeError::TooLarge),
+        httparse::Status::Complete(n) => n,
+    };
+    let method = req.method.unwrap_or_default();
+    if method != "GET" {
+        return Err(HandshakeError::Method(method.to_owned()));
+    }
+    if req.version != Some(1) {
+        return Err(HandshakeError::Version);
+    }
+    let h = &*req.headers;
+    if single(h, "Host").is_none_or(str::is_empty) {
+        return Err(HandshakeError::Header("Host"));
+    }
+    if !has_token(h, "Upgrade", "websocket") {
+        return Err(HandshakeError::Header("Upgrade"));
+    }
+    if !has_token(h, "Connection", "upgrade") {
+        return Err(HandshakeError::Header("Connection"));
+    }
+    match single(h, "Sec-WebSocket-Version") {
+        Some("13") => {}
+        other => return Err(HandshakeError::UnsupportedVersion(other.unwrap_or("").to_owned())),
+    }
+    let key = single(h, "Sec-WebSocket-Key")
+        .filter(|k| BASE64.decode(k.as_bytes()).is_ok_and(|raw| raw.len() == 16))
+        .ok_or(HandshakeError::Header("Sec-WebSocket-Key"))?
+        .to_owned();
+    let request = Request {
+        path: req.path.unwrap_or("/").to_owned(),
+        headers: owned(h),
+        key,
+        subprotocols: tokens(h, "Sec-WebSocket-Protocol").map(str::to_owned).collect(),
+        extensions: tokens(h, "Sec-WebSocket-Extensions").map(str::to_owned).collect(),
+    };
+    Ok(Some((request, n)))
+}
+
+/// The 101 response accepting `req` (RFC 6455 §4.2.2 item 5).
+pub fn accept_bytes(req: &Request, accept: &Accept) -> Result<Vec<u8>, LocalError> {
+    check_headers(&accept.headers)?;
+    let mut s = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n",
+        accept_key(&req.key)
+    );
+    if let Some(p) = &accept.subprotocol {
+        if !req.subprotocols.contains(p) {
+            return Err(LocalError::SubprotocolNotOffered(p.clone()));
+        }
+        s += &format!("Sec-WebSocket-Protocol: {p}\r\n");
+    }
+    for (k, v) in &accept.headers {
+        s += &format!("{k}: {v}\r\n");
+    }
+    s += "\r\n";
+    Ok(s.into_bytes())
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Rejected",
+    }
+}
+
+/// A response refusing the upgrade. 426 carries `Sec-WebSocket-Version: 13`
+/// (RFC 6455 §4.4); 405 carries `Allow: GET`.
+pub fn reject_bytes(status: u16) -> Vec<u8> {
+    let status = if (400..600).contains(&status) { status } else { 400 };
+    let extra = match status {
+        426 => "Sec-WebSocket-Version: 13\r\n",
+        405 => "Allow: GET\r\n",
+        _ => "",
+    };
+    format!("HTTP/1.1 {status} {}\r\n{extra}Connection: close\r\nContent-Length: 0\r\n\r\n", reason_phrase(status))
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    fn request(extra: &str) -> Vec<u8> {
+        format!(
+            "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+             Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn with_version(v: &str) -> Vec<u8> {
+        request(&format!("Sec-WebSocket-Version: {v}\r\n"))
+    }
+
+    #[test]
+    fn rfc_example_accept_key() {
+        // RFC 6455 §1.3.
+        assert_eq!(accept_key(KEY), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn server_parses_the_rfc_request_with_odd_casing_and_trailing_bytes() {
+        let mut buf = with_version("13");
+        let head = buf.len();
+        buf.extend_from_slice(b"\x81\x80rest");
+        let lower = String::from_utf8_lossy(&buf).replace("Upgrade: websocket", "uPgRaDe: WebSocket");
+        let (req, n) = parse_request(lower.as_bytes(), 4096).ok().flatten().expect("complete");
+        assert_eq!(n, head);
+        assert_eq!(req.path, "/chat");
+        assert_eq!(req.key, KEY);
+        assert_eq!(parse_request(&buf[..head - 1], 4096), Ok(None));
+    }
+
+    #[test]
+    fn server_rejections_carry_the_right_status() {
+        let cases: Vec<(Vec<u8>, u16)> = vec![
+            (with_version("8"), 426),
+            (request(""), 426),
+            (String::from_utf8_lossy(&with_version("13")).replacen("GET", "POST", 1).into_bytes(), 405),
+            (String::from_utf8_lossy(&with_version("13")).replace("HTTP/1.1", "HTTP/1.0").into_bytes(), 400),
+            (String::from_utf8_lossy(&with_version("13")).replace(KEY, "short").into_bytes(), 400),
+            (String::from_utf8_lossy(&with_version("13")).replace("Upgrade: websocket\r\n", "").into_bytes(), 400),
+            (
+                String::from_utf8_lossy(&with_version("13")).replace("keep-alive, Upgrade", "keep-alive").into_bytes(),
+                400,
+            ),
+            (
+                String::from_utf8_lossy(&with_version("13")).replace("Host: server.example.com\r\n", "").into_bytes(),
+                400,
+            ),
+            (b"GARBAGE\x00\r\n\r\n".to_vec(), 400),
+        ];
+        for (req, status) in cases {
+            let err = parse_request(&req, 4096).expect_err(&String::from_utf8_lossy(&req));
+            assert_eq!(err.status(), status, "{err:?}");
+        }
+        let big = request(&format!("X-Pad: {}\r\nSec-WebSocket-Version: 13\r\n", "a".repeat(5000)));
+        assert_eq!(parse_request(&big, 4096).map_err(|e| e.status()), Err(431));
+        assert_eq!(parse_request(&big[..4500], 4096).map_err(|e| e.status()), Err(431));
+        let many: String = (0..70).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(parse_request(&request(&many), 1 << 20).map_err(|e| e.status()), Err(431));
+        let r426 = String::from_utf8(reject_bytes(426)).unwrap_or_default();
+        assert!(r426.starts_with("HTTP/1.1 426 ") && r426.contains("Sec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn accept_then_client_validates() {
+        let buf = request(
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Extensions: permessage-deflate\r\n",
+        );
+        let (req, _) = parse_request(&buf, 4096).ok().flatten().expect("complete");
+        assert_eq!(req.subprotocols, ["a", "b"]);
+        assert_eq!(req.extensions, ["permessage-deflate"]);
+        let bad = Accept { subprotocol: Some("c".into()), headers: vec![] };
+        assert_eq!(accept_bytes(&req, &bad), Err(LocalError::SubprotocolNotOffered("c".into())));
+        let ok = Accept { subprotocol: Some("b".into()), headers: vec![] };
+        let resp = accept_bytes(&req, &ok).unwrap_or_default();
+        let offered = vec!["a".to_owned(), "b".to_owned()];
+        let (r, n) = parse_response(&resp, KEY, &offered, 4096).ok().flatten().expect("complete");
+        assert_eq!((r.subprotocol.as_deref(), n), (Some("b"), resp.len()));
+        // The declined extension does not appear in the response.
+        assert!(!String::from_utf8_lossy(&resp).contains("Extensions"));
+    }
+
+    #[test]
+    fn client_rejects_bad_responses() {
+        let ok = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+            accept_key(KEY)
+        );
+        let check = |extra: &str, edit: &dyn Fn(String) -> String| {
+            let resp = edit(format!("{ok}{extra}\r\n"));
+            parse_response(resp.as_bytes(), KEY, &["chat".to_owned()], 4096)
+        };
+        let id = |s: String| s;
+        assert!(matches!(check("", &id), Ok(Some(_))));
+        assert_eq!(
+            check("", &|s| s.replace("101 Switching Protocols", "403 Forbidden")),
+            Err(HandshakeError::Rejected(403))
+        );
+        assert_eq!(
+            check("", &|s| s.replace("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "AAAA")),
+            Err(HandshakeError::AcceptMismatch)
+        );
+        assert_eq!(check("", &|s| s.replace("Upgrade: websocket\r\n", "")), Err(HandshakeError::Header("Upgrade")));
+        assert_eq!(
+            check("", &|s| s.replace("Connection: Upgrade", "Connection: close")),
+            Err(HandshakeError::Header("Connection"))
+        );
+        assert_eq!(
+            check("Sec-WebSocket-Protocol: other\r\n", &id),
+            Err(HandshakeError::SubprotocolNotOffered("other".into()))
+        );
+        assert_eq!(
+            check("Sec-WebSocket-Extensions: permessage-deflate\r\n", &id),
+            Err(HandshakeError::ExtensionNotOffered("permessage-deflate".into()))
+        );
+        assert!(matches!(
+            check("Sec-WebSocket-Protocol: chat\r\n", &id),
+            Ok(Some((Response { subprotocol: Some(_), .. }, _)))
+        ));
+    }
+
+    #[test]
+    fn request_bytes_refuse_header_injection() {
+        let r = ClientRequest::new("h", "/").header("X", "a\r\nEvil: 1");
+        assert!(request_bytes(&r, KEY).is_err());
+        assert!(request_bytes(&ClientRequest::new("h", "no-slash"), KEY).is_err());
+        let good = request_bytes(&ClientRequest::new("h:1", "/p").subprotocol("chat"), KEY).unwrap_or_default();
+        let (req, _) = parse_request(&good, 4096).ok().flatten().expect("our request parses");
+        assert_eq!((req.path.as_str(), req.subprotocols.len()), ("/p", 1));
+    }
+}

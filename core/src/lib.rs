@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+mod accounting;
+mod close;
+mod config;
+mod connection;
+mod error;
+mod frame;
+pub mod handshake;
+mod keys;
+mod message;
+mod utf8;
+
+pub use accounting::{Counters, Stats};
+pub use close::{CloseFrame, Outcome, State, Timer, is_valid_wire_code};
+pub use config::{CloseReply, Config, Delivery, Keepalive};
+pub use connection::{Connection, Event, Role, Transmit};
+pub use error::{Error, HandshakeError, LocalError, PeerError};
+pub use frame::OpCode;
+pub use handshake::{Accept, ClientRequest, Request, Response};
+pub use keys::{KeySource, SeededKeys};
+pub use message::{Chunk, DataKind, Message, Text};
+
+/// Re-exported so callers build payloads with the same `Bytes` type.
+pub use bytes;
