@@ -781,16 +781,30 @@ impl Connection {
         if let Some(key) = h.mask {
             frame::apply_mask(&mut self.rbuf[start..end], key, (consumed + ready as u64) as usize);
         }
-        if inc.kind == DataKind::Text && inc.utf8.feed(&self.rbuf[start..end]).is_err() {
-            return Err(PeerError::InvalidUtf8("text message"));
+        if inc.kind == DataKind::Text {
+            if let Err(valid) = inc.utf8.feed(&self.rbuf[start..end]) {
+                // Deliver the code points that were valid before failing, so the events do not
+                // depend on whether they arrived in the same read as the invalid byte.
+                if streaming && valid > 0 {
+                    let n = self.carry.len() + ready + valid;
+                    self.stats.received.payload_bytes += valid as u64;
+                    let mut data = self.carry.split();
+                    data.extend_from_slice(&self.rbuf[..n - data.len()]);
+                    self.delivered += data.len() as u64;
+                    let chunk = Chunk { kind: inc.kind, data: data.freeze(), end_of_message: false };
+                    self.events.push_back(Event::Chunk(chunk));
+                    self.report_boundaries(self.delivered);
+                }
+                return Err(PeerError::InvalidUtf8("text message"));
+            }
         }
         self.stats.received.payload_bytes += step;
         let (mut consumed, mut ready) = (consumed, end);
         let frame_done = consumed + ready as u64 == h.len;
-        let fin = frame_done && h.fin;
-        if fin && inc.utf8.pending() > 0 {
-            return Err(PeerError::InvalidUtf8("text message"));
-        }
+        // A message must not end inside a code point; what came before it is still delivered
+        // (in streaming mode) so the events do not depend on how the input was split.
+        let truncated = frame_done && h.fin && inc.utf8.pending() > 0;
+        let fin = frame_done && h.fin && !truncated;
 
         if streaming {
             let held = self.carry.len() + ready;
@@ -832,6 +846,9 @@ impl Connection {
             }
         }
 
+        if truncated {
+            return Err(PeerError::InvalidUtf8("text message"));
+        }
         if fin {
             self.stats.received.messages += 1;
         } else {

@@ -22,8 +22,12 @@ fn width(lead: u8) -> usize {
 
 impl Utf8Validator {
     /// Validates the next piece. `Err` as soon as a byte is invalid, even if the piece ends in
-    /// the middle of a code point (the std validator checks prefixes exactly).
-    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<(), ()> {
+    /// the middle of a code point (the std validator checks prefixes exactly). The error holds
+    /// how many bytes of `data` completed valid code points before the invalid one (0 if the
+    /// pending code point itself was invalid), so the valid prefix can still be delivered.
+    pub(crate) fn feed(&mut self, data: &[u8]) -> Result<(), usize> {
+        let mut used = 0;
+        let mut data = data;
         if self.tail_len > 0 {
             let have = self.tail_len as usize;
             let need = width(self.tail[0]) - have;
@@ -37,8 +41,9 @@ impl Utf8Validator {
                     self.tail_len = len as u8;
                     return Ok(());
                 }
-                Err(_) => return Err(()),
+                Err(_) => return Err(0),
             }
+            used = take;
         }
         match std::str::from_utf8(data) {
             Ok(_) => Ok(()),
@@ -48,7 +53,7 @@ impl Utf8Validator {
                 self.tail_len = rest.len() as u8;
                 Ok(())
             }
-            Err(_) => Err(()),
+            Err(e) => Err(used + e.valid_up_to()),
         }
     }
 
@@ -67,7 +72,7 @@ impl Utf8Validator {
 mod tests {
     use super::*;
 
-    fn feed_split(data: &[u8], at: &[usize]) -> Result<usize, ()> {
+    fn feed_split(data: &[u8], at: &[usize]) -> Result<usize, usize> {
         let mut v = Utf8Validator::default();
         let mut start = 0;
         for &cut in at.iter().chain(std::iter::once(&data.len())) {
@@ -94,7 +99,11 @@ mod tests {
         assert!(v.feed(b"\xce\xba\xe1\xbd\xb9").is_ok());
         assert!(v.feed(b"\xf4").is_ok());
         assert_eq!(v.needed(), 3);
-        assert!(v.feed(b"\x90").is_err());
+        assert_eq!(v.feed(b"\x90"), Err(0));
+        // The valid prefix of a failing piece is reported: "é" completes, "a" follows.
+        let mut v = Utf8Validator::default();
+        assert!(v.feed(b"\xc3").is_ok());
+        assert_eq!(v.feed(b"\xa9a\xff"), Err(2));
         // Surrogates and overlongs fail at their second byte.
         assert!(Utf8Validator::default().feed(b"\xed\xa0").is_err());
         assert!(Utf8Validator::default().feed(b"\xe0\x80").is_err());

@@ -15,6 +15,10 @@ pub trait App {
     fn on_event(&mut self, _conn: &mut Connection, _now: Instant, _event: &Event) {}
     /// Called at the start of every round (a chance to send more).
     fn tick(&mut self, _conn: &mut Connection, _now: Instant) {}
+    /// True while the app still has commands to run: the harness keeps stepping (no deadlock).
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 /// Does nothing beyond what the core does by itself.
@@ -206,6 +210,8 @@ impl Pair {
             moved |= drain_events(&mut self.server, now, el);
         }
         moved
+            || (!self.client.disconnected && self.client.app.busy())
+            || (!self.server.disconnected && self.server.app.busy())
     }
 
     /// Runs until both sides have disconnected. Panics on a deadlock (nothing can move and no
