@@ -34,6 +34,7 @@ pub struct Keepalive {
 
 /// Limits and timers of a [`crate::Connection`]. `Config::default()` is tuned for the seed
 /// scenario (128 KiB messages, 4 MiB accounting chunks are opt-in via `chunk_size`).
+/// A timer set to `Duration::MAX` never fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Largest frame payload accepted from the peer (default 16 MiB). Exceeding it fails with

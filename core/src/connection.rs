@@ -209,7 +209,7 @@ impl Connection {
             chunking,
         };
         match state {
-            State::Connecting => c.timers.handshake = Some(now + c.config.handshake_timeout),
+            State::Connecting => c.timers.handshake = now.checked_add(c.config.handshake_timeout),
             _ => c.start_keepalive(now),
         }
         c
@@ -343,8 +343,10 @@ impl Connection {
                 self.pings_sent += 1;
                 let payload = self.pings_sent.to_be_bytes();
                 self.push_control(OpCode::Ping, &payload);
-                self.timers.pong.get_or_insert(now + k.timeout);
-                self.timers.ping = Some(now + k.interval);
+                if self.timers.pong.is_none() {
+                    self.timers.pong = now.checked_add(k.timeout);
+                }
+                self.timers.ping = now.checked_add(k.interval);
             }
         }
         if due(&mut self.timers.linger) && self.lingering {
@@ -524,8 +526,8 @@ impl Connection {
             self.sent_close = Some(f);
         }
         match (m.arm, self.config.close_reply) {
-            (Some(Arm::CloseTimeout), _) => self.timers.close = Some(now + self.config.close_timeout),
-            (Some(Arm::ReplyDeadline), CloseReply::Deadline(d)) => self.timers.reply = Some(now + d),
+            (Some(Arm::CloseTimeout), _) => self.timers.close = now.checked_add(self.config.close_timeout),
+            (Some(Arm::ReplyDeadline), CloseReply::Deadline(d)) => self.timers.reply = now.checked_add(d),
             _ => {}
         }
         if self.state != State::Open {
@@ -559,7 +561,7 @@ impl Connection {
                     self.disconnect();
                 } else {
                     self.lingering = true;
-                    self.timers.linger = Some(now + self.config.eof_timeout);
+                    self.timers.linger = now.checked_add(self.config.eof_timeout);
                 }
             }
         }
@@ -583,7 +585,7 @@ impl Connection {
 
     fn start_keepalive(&mut self, now: Instant) {
         if let Some(k) = self.config.keepalive {
-            self.timers.ping = Some(now + k.interval);
+            self.timers.ping = now.checked_add(k.interval);
         }
     }
 
@@ -662,7 +664,7 @@ impl Connection {
                             });
                         }
                         if let Some(inc) = &mut self.incoming {
-                            inc.claimed += h.len;
+                            inc.claimed = inc.claimed.saturating_add(h.len);
                         }
                     }
                     self.rx = Rx::Payload { h, consumed: 0, ready: 0 };

@@ -331,3 +331,32 @@ fn server_initiated_close_with_an_idle_client_ends_by_the_reply_deadline() {
     assert!(p.server.outcome().is_some_and(Outcome::is_clean));
     assert_eq!(p.client.messages().len(), 3);
 }
+
+#[test]
+fn limits_at_their_extremes_do_not_overflow() {
+    // `Duration::MAX` means "never"; `u64::MAX` sizes mean "unbounded".
+    let t0 = Instant::now();
+    let never = Config {
+        close_timeout: Duration::MAX,
+        eof_timeout: Duration::MAX,
+        handshake_timeout: Duration::MAX,
+        close_reply: CloseReply::Deadline(Duration::MAX),
+        keepalive: Some(Keepalive { interval: Duration::MAX, timeout: Duration::MAX }),
+        max_frame_size: u64::MAX,
+        max_message_size: u64::MAX,
+        ..Config::default()
+    };
+    let mut s = Connection::server(never.clone(), t0);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_input(t0, b"GET / HTTP/1.1\r\n");
+    let mut c = Connection::server_established(never, t0);
+    let mut huge = vec![0x02, 0xFF];
+    huge.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    huge.extend_from_slice(&[0, 0, 0, 0]);
+    c.handle_input(t0, &huge);
+    let mut cont = vec![0x80, 0xFF];
+    cont.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    c.handle_input(t0, &cont);
+    c.close(t0, CloseFrame::normal()).expect("close");
+    assert_eq!(c.poll_timeout(), None);
+}

@@ -175,3 +175,58 @@ fn simultaneous_close_is_clean_with_one_close_each() {
     // The client still waits for the server's EOF, which comes at once: no timer fired.
     assert!(p.elapsed() < Duration::from_secs(2));
 }
+
+/// The server closes on its own as soon as it has everything, without waiting for the
+/// client's Close; the records say in which state it did so.
+struct EagerServer {
+    expected: u64,
+    closed_from: std::rc::Rc<std::cell::Cell<Option<State>>>,
+}
+
+impl App for EagerServer {
+    fn on_event(&mut self, conn: &mut Connection, now: Instant, event: &Event) {
+        match event {
+            Event::ChunkBoundary { .. } => conn.send_text(format!("Server got {CHUNK} bytes\n")).expect("ack"),
+            Event::Message(_)
+                if conn.stats().received.payload_bytes == self.expected && self.closed_from.get().is_none() =>
+            {
+                self.closed_from.set(Some(conn.state()));
+                let remainder = conn.chunk_remainder();
+                conn.send_text(format!("Server got {remainder} bytes\n")).expect("tally");
+                conn.close(now, CloseFrame::new(1000, "all received")).expect("close-output");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn seed_with_simultaneous_close() {
+    let (n, s) = (64usize, 128 << 10);
+    let mut p = seed_pair(n, s, true);
+    let closed_from = std::rc::Rc::new(std::cell::Cell::new(None));
+    p.server.app = Box::new(EagerServer { expected: (n * s) as u64, closed_from: closed_from.clone() });
+    p.client.record_wire = true;
+    p.server.record_wire = true;
+    // One client frame per read (14-byte header + payload), so the server sees its last
+    // message, and closes, before the client's Close arrives in the next read.
+    p.server.set_splits(vec![s + 14]);
+    p.run(Duration::from_secs(1));
+    let (acked, acks, _) = summary(&p);
+    assert_eq!(acked, (n * s) as u64);
+    assert_eq!(acks, 3);
+    assert_eq!(closed_from.get(), Some(State::Open), "the server closed before the client's Close arrived");
+    assert_clean(p.client.outcome());
+    assert_clean(p.server.outcome());
+    let closes = |w: &[u8]| common::frames_on_wire(w).iter().filter(|f| f.0 == 8).count();
+    assert_eq!((closes(&p.client.wire), closes(&p.server.wire)), (1, 1));
+    // Both were in CloseSent when the other's Close arrived: each reports the peer's Close
+    // after having sent its own.
+    for side in [&p.client, &p.server] {
+        let Some(Outcome::Clean { sent, received }) = side.outcome() else { panic!() };
+        assert_eq!((sent.code, received.code), (1000, 1000));
+    }
+    // The client was in CloseSent too: its Close had gone out before the server's arrived.
+    let client_events = p.client.event_list();
+    assert!(matches!(client_events.last(), Some(Event::Closed(_))));
+}
