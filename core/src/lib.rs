@@ -23,3 +23,8 @@ pub use message::{Chunk, DataKind, Message, Text};
 
 /// Re-exported so callers build payloads with the same `Bytes` type.
 pub use bytes;
+
+/// The workspace README's example runs as a doctest, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadme;
