@@ -100,6 +100,8 @@ enum Rx {
 #[derive(Debug)]
 struct Incoming {
     kind: DataKind,
+    /// Delivered in chunks (the delivery mode when the message began).
+    streaming: bool,
     claimed: u64,
     assembly: BytesMut,
     utf8: Utf8Validator,
@@ -133,6 +135,9 @@ impl Timers {
 /// masking copy only (client).
 const INLINE_PAYLOAD: usize = 4096;
 
+/// Pongs owed at most; older ones are dropped (RFC 6455 §5.5.3 lets us answer only the latest).
+const MAX_OWED_PONGS: usize = 16;
+
 /// One endpoint of a WebSocket connection, without I/O. See the crate docs for the close
 /// handshake and a hand-driven example.
 pub struct Connection {
@@ -152,7 +157,9 @@ pub struct Connection {
     staging: BytesMut,
     buffered: usize,
     outgoing: Option<Outgoing>,
-    pending_pong: Option<Bytes>,
+    pending_pongs: VecDeque<Bytes>,
+    /// A violation waiting for the events before it to be drained, and when it applies anyway.
+    pending_failure: Option<(PeerError, Option<Instant>)>,
     pings_sent: u64,
     sent_close: Option<CloseFrame>,
     received_close: Option<CloseFrame>,
@@ -196,7 +203,8 @@ impl Connection {
             staging: BytesMut::new(),
             buffered: 0,
             outgoing: None,
-            pending_pong: None,
+            pending_pongs: VecDeque::new(),
+            pending_failure: None,
             pings_sent: 0,
             sent_close: None,
             received_close: None,
@@ -271,6 +279,12 @@ impl Connection {
         self.outcome.as_ref()
     }
 
+    /// Changes how messages are delivered, from the next message on (a message being received
+    /// keeps its mode). A server can choose per request, e.g. after looking at the path.
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.config.delivery = delivery;
+    }
+
     /// Per-direction counts.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -291,6 +305,12 @@ impl Connection {
         self.buffered
     }
 
+    /// True while [`Self::poll_transmit`] has something to hand out. A transport whose writer
+    /// was busy checks this after finishing, so output queued meanwhile is never stranded.
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty() || !self.staging.is_empty() || !self.pending_pongs.is_empty()
+    }
+
     /// True while a send would be refused for lack of buffer space.
     pub fn is_send_buffer_full(&self) -> bool {
         self.buffered >= self.config.send_buffer_limit
@@ -301,7 +321,7 @@ impl Connection {
     /// Bytes read from the transport. Bytes after a failure or after `Closed` are discarded.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
-        if self.state == State::Closed || self.read_eof {
+        if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
             return;
         }
         self.rbuf.extend_from_slice(data);
@@ -315,6 +335,7 @@ impl Connection {
             return;
         }
         self.read_eof = true;
+        self.apply_pending_failure();
         if self.lingering {
             self.disconnect();
         } else {
@@ -325,6 +346,9 @@ impl Connection {
     /// Fires every deadline at or before `now`. Call it when [`Self::poll_timeout`] passes.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if self.pending_failure.as_ref().is_some_and(|(_, at)| at.is_some_and(|at| at <= now)) {
+            self.apply_pending_failure();
+        }
         let due = |t: &mut Option<Instant>| t.take_if(|t| *t <= now).is_some();
         if due(&mut self.timers.handshake) {
             self.apply(now, Trigger::Timeout(Timer::Handshake));
@@ -358,20 +382,25 @@ impl Connection {
 
     /// The next deadline at which [`Self::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.terminated { None } else { self.timers.earliest() }
+        if self.terminated {
+            return None;
+        }
+        let failure = self.pending_failure.as_ref().and_then(|(_, at)| *at);
+        [self.timers.earliest(), failure].into_iter().flatten().min()
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.apply_pending_failure();
+        }
         self.events.pop_front()
     }
 
     /// The next thing for the transport to do. Small frames queued together come out as one
     /// buffer; large payloads come out as their own `Bytes`.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(p) = self.pending_pong.take() {
-            self.push_control(OpCode::Pong, &p);
-        }
+        self.flush_pongs();
         let seg = match self.out.pop_front() {
             Some(s) => s,
             None if !self.staging.is_empty() => Segment::Bytes(self.staging.split().freeze()),
@@ -518,10 +547,8 @@ impl Connection {
             self.events.push_back(Event::CloseReceived { frame, remainder });
         }
         if let Some(f) = m.send {
-            // A pong owed from before our Close goes first; none may follow it (§5.5.1).
-            if let Some(p) = self.pending_pong.take() {
-                self.push_control(OpCode::Pong, &p);
-            }
+            // Pongs owed from before our Close go first; none may follow it (§5.5.1).
+            self.flush_pongs();
             self.push_control(OpCode::Close, &f.payload());
             self.sent_close = Some(f);
         }
@@ -542,7 +569,8 @@ impl Connection {
 
     fn finish(&mut self, now: Instant, outcome: Outcome) {
         self.timers = Timers::default();
-        self.pending_pong = None;
+        self.pending_pongs.clear();
+        self.pending_failure = None;
         self.rbuf = BytesMut::new();
         self.incoming = None;
         self.outgoing = None;
@@ -594,13 +622,33 @@ impl Connection {
     fn process(&mut self, now: Instant) {
         if self.state == State::Connecting {
             if let Err(e) = self.advance_handshake(now) {
-                self.apply(now, Trigger::Violation(e));
+                self.fail(now, e);
             }
             if self.state == State::Connecting {
                 return;
             }
         }
         if let Err(e) = self.process_frames(now) {
+            self.fail(now, e);
+        }
+    }
+
+    /// A peer violation takes effect once the application has drained the events that came
+    /// before it, so it can still answer them (an echo of the last valid message goes out
+    /// before our 1002: Autobahn's "strict" behaviour). Meanwhile no more input is read. If
+    /// nobody drains the events, it takes effect at `close_timeout` anyway.
+    fn fail(&mut self, now: Instant, e: PeerError) {
+        self.rbuf = BytesMut::new();
+        if self.events.is_empty() {
+            self.apply(now, Trigger::Violation(e));
+        } else {
+            self.pending_failure = Some((e, now.checked_add(self.config.close_timeout)));
+        }
+    }
+
+    fn apply_pending_failure(&mut self) {
+        if let Some((e, _)) = self.pending_failure.take() {
+            let now = self.now;
             self.apply(now, Trigger::Violation(e));
         }
     }
@@ -639,6 +687,13 @@ impl Connection {
 
     fn process_frames(&mut self, now: Instant) -> Result<(), PeerError> {
         while self.state != State::Closed {
+            if self.received_close.is_some() {
+                // RFC 6455 §5.5.1: the peer may send nothing after its Close. Whatever it sends
+                // anyway is discarded, never delivered; our reply (and final messages) still go
+                // out. Autobahn 7.1.2-7.1.5 expect exactly this: a normal echo of the Close.
+                self.rbuf.clear();
+                return Ok(());
+            }
             match self.rx {
                 Rx::Header => {
                     let Some((h, n)) = frame::parse_header(&self.rbuf)? else {
@@ -658,6 +713,7 @@ impl Connection {
                         if let Some(kind) = kind {
                             self.incoming = Some(Incoming {
                                 kind,
+                                streaming: self.config.delivery == Delivery::Chunks,
                                 claimed: 0,
                                 assembly: BytesMut::new(),
                                 utf8: Utf8Validator::default(),
@@ -694,9 +750,6 @@ impl Connection {
 
     /// RFC 6455 §5.1–§5.5 checks that need the connection's context.
     fn check_header(&self, h: &Header) -> Result<(), PeerError> {
-        if self.received_close.is_some() {
-            return Err(PeerError::FrameAfterClose);
-        }
         if h.rsv != 0 {
             return Err(PeerError::ReservedBits(h.rsv));
         }
@@ -734,10 +787,14 @@ impl Connection {
     fn on_control(&mut self, now: Instant, op: OpCode, payload: Bytes) -> Result<(), PeerError> {
         match op {
             OpCode::Ping => {
-                // §5.5.2: answer with a pong, but never after our own Close (§5.5.1). Only the
-                // latest ping is answered when several arrive before we write (§5.5.3).
+                // §5.5.2: answer every ping with a pong, but never after our own Close (§5.5.1).
+                // At most MAX_OWED_PONGS are owed: past that the oldest go unanswered, which
+                // §5.5.3 allows, so a ping flood cannot grow our output.
                 if matches!(self.state, State::Open | State::CloseReceived) {
-                    self.pending_pong = Some(payload.clone());
+                    if self.pending_pongs.len() == MAX_OWED_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    self.pending_pongs.push_back(payload.clone());
                 }
                 self.events.push_back(Event::Ping(payload));
             }
@@ -765,7 +822,7 @@ impl Connection {
         let Some(mut inc) = self.incoming.take() else {
             return Err(PeerError::UnexpectedContinuation);
         };
-        let streaming = self.config.delivery == Delivery::Chunks;
+        let streaming = inc.streaming;
         let total = self.stats.received.payload_bytes;
         let frame_left = h.len - consumed - ready as u64;
         let mut step = frame_left.min((self.rbuf.len() - ready) as u64);
@@ -918,6 +975,12 @@ impl Connection {
         }
         if end_of_message {
             self.stats.sent.messages += 1;
+        }
+    }
+
+    fn flush_pongs(&mut self) {
+        while let Some(p) = self.pending_pongs.pop_front() {
+            self.push_control(OpCode::Pong, &p);
         }
     }
 

@@ -120,9 +120,6 @@ pub enum PeerError {
     /// A close code that may not appear on the wire (RFC 6455 §7.4).
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
-    /// A frame after the peer's own Close (RFC 6455 §5.5.1).
-    #[error("frame received after the peer's Close")]
-    FrameAfterClose,
     /// The opening handshake failed.
     #[error("opening handshake: {0}")]
     Handshake(#[from] HandshakeError),

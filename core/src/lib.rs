@@ -9,6 +9,7 @@ mod frame;
 pub mod handshake;
 mod keys;
 mod message;
+pub mod seed;
 mod utf8;
 
 pub use accounting::{Counters, Stats};

@@ -136,3 +136,19 @@ fn chunks_are_slices_of_the_receive_buffer() {
     assert_eq!(datas.len(), 3);
     assert_eq!(datas[0].as_ptr().wrapping_add(100), datas[1].as_ptr());
 }
+
+#[test]
+fn switching_delivery_applies_from_the_next_message() {
+    let mut s = streaming(None);
+    let now = Instant::now();
+    let mut first = masked_frame(0x02, b"ab");
+    first.extend(masked_frame(0x80, b"cd"));
+    s.handle_input(now, &first[..first.len() - 2]);
+    s.set_delivery(Delivery::Messages);
+    s.handle_input(now, &first[first.len() - 2..]);
+    s.handle_input(now, &masked_frame(0x82, b"whole"));
+    let evs = events(&mut s);
+    let chunks = evs.iter().filter(|e| matches!(e, Event::Chunk(_))).count();
+    assert!(chunks >= 2, "the message in progress stays streamed: {evs:?}");
+    assert_eq!(evs.last(), Some(&Event::Message(Message::Binary(Bytes::from_static(b"whole")))));
+}

@@ -43,16 +43,17 @@ struct Fed {
     events: Vec<Event>,
 }
 
+/// Events first (a failure takes effect once the events before it are drained), then output.
 fn drain(conn: &mut Connection, fed: &mut (Vec<u8>, Vec<Transmit>, Vec<Event>)) {
+    while let Some(e) = conn.poll_event() {
+        fed.2.push(e);
+    }
     while let Some(t) = conn.poll_transmit() {
         if let Transmit::Bytes(b) = &t {
             fed.0.extend_from_slice(b);
         } else {
             fed.1.push(t);
         }
-    }
-    while let Some(e) = conn.poll_event() {
-        fed.2.push(e);
     }
 }
 
@@ -252,16 +253,58 @@ fn close_payload_rules() {
 }
 
 #[test]
-fn frames_after_the_peers_close_fail_the_connection() {
-    // RFC 6455 §5.5.1: after sending a Close, the endpoint "MUST NOT send any more data
-    // frames". We are in CloseReceived and had not replied: our Close carries 1002.
+fn frames_after_the_peers_close_are_discarded() {
+    // RFC 6455 §5.5.1: the peer may send nothing after its Close. What it sends anyway is never
+    // delivered, and our reply is the normal echo (Autobahn 7.1.2-7.1.5).
     let mut input = client_frame(0x88, &1000u16.to_be_bytes());
     input.extend(client_frame(0x81, b"late"));
-    let f = server_fed(Config::default(), &input);
-    assert!(matches!(f.conn.outcome(), Some(Outcome::Failed(PeerError::FrameAfterClose))));
-    let frames = common::frames_on_wire(&f.wire);
-    assert_eq!(frames.len(), 1);
-    assert_eq!(&frames[0].2[..], &1002u16.to_be_bytes());
+    input.extend(client_frame(0x89, b"ping"));
+    input.extend(client_frame(0x88, &1001u16.to_be_bytes()));
+    let mut f = server_fed(Config::default(), &input);
+    assert_eq!(f.events, vec![Event::CloseReceived { frame: CloseFrame::normal(), remainder: 0 }]);
+    assert_eq!(f.conn.state(), State::CloseReceived);
+    assert!(f.wire.is_empty(), "no pong for a ping after the peer's Close");
+    f.conn.send_text("final").expect("our last message still goes out");
+    f.conn.close(Instant::now(), CloseFrame::new(1000, "")).expect("reply");
+    let mut out = Vec::new();
+    while let Some(Transmit::Bytes(b)) = f.conn.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    let frames = common::frames_on_wire(&out);
+    assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 8]);
+    assert!(f.conn.outcome().is_some_and(Outcome::is_clean));
+}
+
+#[test]
+fn a_violation_waits_until_the_events_before_it_are_handled() {
+    // Autobahn 3.2 ("strict"): a valid message and a bad frame in one read. The application
+    // still sees the message and may answer it; our 1002 follows the answer.
+    let now = Instant::now();
+    let mut s = Connection::server_established(Config::default(), now);
+    let mut input = client_frame(0x81, b"hello");
+    input.extend(client_frame(0xA1, b"rsv"));
+    input.extend(client_frame(0x89, b"never seen"));
+    s.handle_input(now, &input);
+    assert_eq!(s.state(), State::Open);
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(10)), "bounded by the close timeout");
+    s.handle_timeout(now);
+    assert_eq!(s.state(), State::Open, "a timer check right after the read does not cut the app short");
+    assert_eq!(s.poll_event(), Some(Event::Message(Message::Text("hello".into()))));
+    s.send_text("hello").expect("the echo is still allowed");
+    assert!(matches!(s.poll_event(), Some(Event::Closed(Outcome::Failed(PeerError::ReservedBits(2))))));
+    assert_eq!(s.poll_event(), None);
+    let mut out = Vec::new();
+    while let Some(Transmit::Bytes(b)) = s.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    let frames = common::frames_on_wire(&out);
+    assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 8]);
+    assert_eq!(&frames[1].2[..], &1002u16.to_be_bytes());
+    // Without anyone draining events, it applies at the close timeout.
+    let mut t = Connection::server_established(Config::default(), now);
+    t.handle_input(now, &input);
+    t.handle_timeout(now + Duration::from_secs(10));
+    assert!(matches!(t.outcome(), Some(Outcome::Failed(PeerError::ReservedBits(2)))));
 }
 
 #[test]

@@ -1,0 +1,294 @@
+//! The seed application (DESIGN.md, "Demo binaries"), sans-IO: the command lines, the ack
+//! protocol, the server's reactions to events and the client's summary. Every transport's demo
+//! binaries and the tests use this one copy, so the contract other tools drive stays exact.
+//!
+//! Protocol: the client streams binary messages; for every `chunk_size` bytes received the
+//! server sends the text `Server got <chunk> bytes\n`; on the client's Close it sends
+//! `Server got <remainder> bytes\n` from `CloseReceived`, then its own Close (1000). On the
+//! path `/echo` the server instead echoes every message and sends no acks.
+
+use bytes::Bytes;
+
+use crate::{Chunk, CloseFrame, Event, Message};
+
+/// The default chunk size of the seed server (4 MiB).
+pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
+
+/// The text the server sends for `n` bytes received.
+pub fn ack(n: u64) -> String {
+    format!("Server got {n} bytes\n")
+}
+
+/// The byte count in an ack, if `text` is one.
+pub fn parse_ack(text: &str) -> Option<u64> {
+    text.strip_prefix("Server got ")?.strip_suffix(" bytes\n")?.parse().ok()
+}
+
+/// Payload of message number `index` (deterministic, so echoes can be checked byte for byte).
+pub fn payload(index: u64, size: usize) -> Bytes {
+    let seed = index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    Bytes::from((0..size).map(|i| (seed >> ((i % 8) * 8)) as u8 ^ i as u8).collect::<Vec<u8>>())
+}
+
+/// Payload of message `index`: `base` with the index stamped in its first 8 bytes (one copy),
+/// so an echo that is reordered, duplicated or altered is caught.
+pub fn stamped(base: &Bytes, index: u64) -> Bytes {
+    if base.len() < 8 {
+        return base.clone();
+    }
+    let mut b = bytes::BytesMut::from(&base[..]);
+    b[..8].copy_from_slice(&index.to_be_bytes());
+    b.freeze()
+}
+
+/// What the server application does in response to an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    /// Send a whole message.
+    Send(Message),
+    /// Send a piece of a message (streaming echo).
+    Fragment(Chunk),
+    /// Close (the reply in `CloseReceived`).
+    Close(CloseFrame),
+}
+
+/// The seed server's logic for one connection.
+#[derive(Debug, Clone)]
+pub struct SeedServer {
+    echo: bool,
+    chunk_size: u64,
+}
+
+impl SeedServer {
+    /// A server for a connection whose request path was `path`.
+    pub fn new(path: &str, chunk_size: u64) -> Self {
+        let echo = path == "/echo" || path.starts_with("/echo?");
+        SeedServer { echo, chunk_size }
+    }
+
+    /// True on the `/echo` path.
+    pub fn is_echo(&self) -> bool {
+        self.echo
+    }
+
+    /// The reactions to `event`, in order.
+    pub fn on_event(&mut self, event: &Event) -> Vec<Reaction> {
+        match (event, self.echo) {
+            (Event::ChunkBoundary { .. }, false) => vec![Reaction::Send(Message::Text(ack(self.chunk_size).into()))],
+            (Event::CloseReceived { remainder, .. }, false) => {
+                vec![Reaction::Send(Message::Text(ack(*remainder).into())), Reaction::Close(CloseFrame::normal())]
+            }
+            (Event::Message(m), true) => vec![Reaction::Send(m.clone())],
+            (Event::Chunk(c), true) => vec![Reaction::Fragment(c.clone())],
+            (Event::CloseReceived { frame, .. }, true) => vec![Reaction::Close(frame.echo())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `*-server` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerArgs {
+    /// `--listen ADDR`.
+    pub listen: String,
+    /// `--chunk-size N` (default 4 MiB).
+    pub chunk_size: u64,
+}
+
+/// How the client closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseMode {
+    /// Close-output, keep reading until the server's Close.
+    Output,
+    /// Close and wait for the handshake to finish on the sending side.
+    Wait,
+}
+
+/// `*-client` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientArgs {
+    /// `--url ws://HOST:PORT/PATH`.
+    pub url: String,
+    /// `--messages N` (default 1024).
+    pub messages: u64,
+    /// `--message-size S` (default 131072).
+    pub message_size: usize,
+    /// `--close output|wait` (default output).
+    pub close: CloseMode,
+    /// `--echo`.
+    pub echo: bool,
+    /// `--json`.
+    pub json: bool,
+}
+
+fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn number<T: std::str::FromStr>(s: &str, flag: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("{flag}: not a number: {s:?}"))
+}
+
+impl ServerArgs {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let (mut listen, mut chunk_size) = (None, DEFAULT_CHUNK_SIZE);
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--listen" => listen = Some(value(&mut it, a)?.clone()),
+                "--chunk-size" => chunk_size = number(value(&mut it, a)?, a)?,
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if chunk_size == 0 {
+            return Err("--chunk-size must be at least 1".into());
+        }
+        Ok(ServerArgs { listen: listen.ok_or("--listen ADDR is required")?, chunk_size })
+    }
+
+    /// Usage line.
+    pub const USAGE: &'static str = "--listen 127.0.0.1:PORT [--chunk-size 4194304]";
+}
+
+impl ClientArgs {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut c = ClientArgs {
+            url: String::new(),
+            messages: 1024,
+            message_size: 131072,
+            close: CloseMode::Output,
+            echo: false,
+            json: false,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--url" => c.url = value(&mut it, a)?.clone(),
+                "--messages" => c.messages = number(value(&mut it, a)?, a)?,
+                "--message-size" => c.message_size = number(value(&mut it, a)?, a)?,
+                "--close" => {
+                    c.close = match value(&mut it, a)?.as_str() {
+                        "output" => CloseMode::Output,
+                        "wait" => CloseMode::Wait,
+                        other => return Err(format!("--close: expected output or wait, got {other:?}")),
+                    }
+                }
+                "--echo" => c.echo = true,
+                "--json" => c.json = true,
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if c.url.is_empty() {
+            return Err("--url ws://HOST:PORT/PATH is required".into());
+        }
+        Ok(c)
+    }
+
+    /// Usage line.
+    pub const USAGE: &'static str =
+        "--url ws://HOST:PORT/PATH [--messages 1024] [--message-size 131072] [--close output|wait] [--echo] [--json]";
+}
+
+/// What the client measured; `to_json` is the contract's summary line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes acknowledged (or echoed, with `--echo`).
+    pub bytes_acked: u64,
+    /// Acks (or echoed messages) received.
+    pub acks: u64,
+    /// Seconds from connect to the end of the close.
+    pub elapsed_s: f64,
+    /// Messages sent.
+    pub messages: u64,
+    /// `clean` when the close handshake completed, else what happened.
+    pub close: String,
+}
+
+impl Summary {
+    /// The one-line JSON object of the CLI contract.
+    pub fn to_json(&self) -> String {
+        let secs = self.elapsed_s.max(1e-9);
+        format!(
+            "{{\"bytes_sent\":{},\"bytes_acked\":{},\"acks\":{},\"elapsed_s\":{:.6},\"mib_per_s\":{:.3},\"msgs_per_s\":{:.1},\"close\":\"{}\"}}",
+            self.bytes_sent,
+            self.bytes_acked,
+            self.acks,
+            self.elapsed_s,
+            self.bytes_sent as f64 / (1024.0 * 1024.0) / secs,
+            self.messages as f64 / secs,
+            self.close.replace(['"', '\\'], "'"),
+        )
+    }
+
+    /// True when the run passed: everything acknowledged and a clean close.
+    pub fn passed(&self) -> bool {
+        self.bytes_acked == self.bytes_sent && self.close == "clean"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn cli_contract() {
+        let c = ClientArgs::parse(&args(
+            "--url ws://127.0.0.1:9/echo --messages 5 --message-size 7 --close wait --echo --json",
+        ))
+        .expect("valid");
+        assert_eq!((c.messages, c.message_size, c.close, c.echo, c.json), (5, 7, CloseMode::Wait, true, true));
+        let d = ClientArgs::parse(&args("--url ws://h:1/")).expect("valid");
+        assert_eq!(
+            (d.messages, d.message_size, d.close, d.echo, d.json),
+            (1024, 131072, CloseMode::Output, false, false)
+        );
+        assert!(ClientArgs::parse(&args("--messages 5")).is_err());
+        assert!(ClientArgs::parse(&args("--url x --close later")).is_err());
+        assert!(ClientArgs::parse(&args("--url x --bogus")).is_err());
+        let s = ServerArgs::parse(&args("--listen 127.0.0.1:0")).expect("valid");
+        assert_eq!(s.chunk_size, 4194304);
+        assert!(ServerArgs::parse(&args("--listen a --chunk-size 0")).is_err());
+    }
+
+    #[test]
+    fn ack_round_trip_and_json() {
+        assert_eq!(ack(4194304), "Server got 4194304 bytes\n");
+        assert_eq!(parse_ack(&ack(17)), Some(17));
+        assert_eq!(parse_ack("Server got x bytes\n"), None);
+        let s =
+            Summary { bytes_sent: 10, bytes_acked: 10, acks: 1, elapsed_s: 0.5, messages: 2, close: "clean".into() };
+        assert!(s.passed());
+        assert_eq!(
+            s.to_json(),
+            r#"{"bytes_sent":10,"bytes_acked":10,"acks":1,"elapsed_s":0.500000,"mib_per_s":0.000,"msgs_per_s":4.0,"close":"clean"}"#
+        );
+    }
+
+    #[test]
+    fn server_reactions() {
+        let mut s = SeedServer::new("/", 8);
+        assert_eq!(
+            s.on_event(&Event::ChunkBoundary { index: 1, received: 8 }),
+            vec![Reaction::Send(Message::Text(ack(8).into()))]
+        );
+        let close = Event::CloseReceived { frame: CloseFrame::normal(), remainder: 3 };
+        assert_eq!(
+            s.on_event(&close),
+            vec![Reaction::Send(Message::Text(ack(3).into())), Reaction::Close(CloseFrame::normal())]
+        );
+        let mut e = SeedServer::new("/echo", 8);
+        assert!(e.is_echo());
+        let m = Message::Binary(payload(1, 5));
+        assert_eq!(e.on_event(&Event::Message(m.clone())), vec![Reaction::Send(m)]);
+        assert!(e.on_event(&Event::ChunkBoundary { index: 1, received: 8 }).is_empty());
+        assert_ne!(payload(1, 16), payload(2, 16));
+    }
+}

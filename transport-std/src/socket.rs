@@ -1,0 +1,576 @@
+//! The blocking socket: the core behind a mutex, a reader lock and a writer lock over two
+//! handles of the stream, and a condition variable for whoever waits while another reads.
+
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wsduplex_core::{
+    Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, Outcome,
+    PeerError, Request, Response, State, Stats, Text, Transmit,
+};
+
+use crate::{Config, Error, OsKeys, Stream};
+
+/// Longest a read blocks before the reader looks at the clock again: deadlines armed by another
+/// thread (a close from the sending half) are honoured within this.
+const MAX_BLOCK: Duration = Duration::from_millis(100);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another thread must not take this connection down with it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+fn quiet_shutdown(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
+        r => r,
+    }
+}
+
+struct ReadSide<S> {
+    stream: S,
+    buf: Vec<u8>,
+    timeout: Option<Duration>,
+    /// The read direction is finished (EOF or error): nobody reads again.
+    done: bool,
+}
+
+struct Shared<S> {
+    conn: Mutex<Connection>,
+    changed: Condvar,
+    reader: Mutex<ReadSide<S>>,
+    writer: Mutex<S>,
+}
+
+impl<S: Stream> Shared<S> {
+    fn new(stream: S, conn: Connection, config: &Config) -> io::Result<Arc<Self>> {
+        let writer = stream.try_clone()?;
+        writer.set_write_timeout(Some(config.write_timeout))?;
+        let reader = ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None, done: false };
+        Ok(Arc::new(Shared {
+            conn: Mutex::new(conn),
+            changed: Condvar::new(),
+            reader: Mutex::new(reader),
+            writer: Mutex::new(writer),
+        }))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+
+    /// Writes all queued output; waits while another thread writes.
+    fn flush(&self) -> Result<(), Error> {
+        loop {
+            self.write_out(lock(&self.writer))?;
+            if !self.conn().has_transmit() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes queued output unless another thread is writing: that thread checks again after
+    /// it lets go of the writer, so nothing queued now is stranded.
+    fn try_flush(&self) -> Result<(), Error> {
+        while let Some(w) = try_lock(&self.writer) {
+            self.write_out(w)?;
+            if !self.conn().has_transmit() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_out(&self, mut w: MutexGuard<'_, S>) -> Result<(), Error> {
+        loop {
+            let Some(t) = self.conn().poll_transmit() else { break };
+            let r = match t {
+                Transmit::Bytes(b) => w.write_all(&b),
+                Transmit::ShutdownWrite => quiet_shutdown(w.shutdown(Shutdown::Write)),
+                Transmit::Disconnect => quiet_shutdown(w.shutdown(Shutdown::Both)),
+            };
+            if let Err(e) = r {
+                drop(w);
+                return Err(self.write_failed(e));
+            }
+        }
+        drop(w);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// A write failed: the stream is unusable. A reset peer is the end of the input; a peer
+    /// that stopped reading past the write timeout is given up on.
+    fn write_failed(&self, e: io::Error) -> Error {
+        {
+            let mut c = self.conn();
+            if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) {
+                c.abort();
+            } else {
+                c.handle_eof(Instant::now());
+            }
+            while c.poll_transmit().is_some() {}
+        }
+        let _ = lock(&self.writer).shutdown(Shutdown::Both);
+        self.changed.notify_all();
+        Error::Io(e)
+    }
+
+    /// Drives the connection until `ready` returns a value. Every round either reads once
+    /// (when no other thread is reading) or waits for the thread that is; due timers fire
+    /// either way, and queued output is written. Each round is bounded by the core's next
+    /// deadline and [`MAX_BLOCK`].
+    fn drive<T>(&self, mut ready: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, Error> {
+        loop {
+            let mut c = self.conn();
+            if let Some(t) = ready(&mut c) {
+                drop(c);
+                self.try_flush()?;
+                return Ok(t);
+            }
+            let now = Instant::now();
+            let wait = c.poll_timeout().map_or(MAX_BLOCK, |d| d.saturating_duration_since(now)).min(MAX_BLOCK);
+            match try_lock(&self.reader).filter(|r| !r.done) {
+                Some(mut r) => {
+                    drop(c);
+                    self.read_once(&mut r, wait);
+                }
+                None => {
+                    let (mut c, _) = self.changed.wait_timeout(c, wait).unwrap_or_else(PoisonError::into_inner);
+                    let now = Instant::now();
+                    if c.poll_timeout().is_some_and(|d| d <= now) {
+                        c.handle_timeout(now);
+                    }
+                }
+            }
+            self.changed.notify_all();
+            self.try_flush()?;
+        }
+    }
+
+    fn read_once(&self, r: &mut ReadSide<S>, wait: Duration) {
+        let wait = wait.max(Duration::from_millis(1));
+        let ReadSide { stream, buf, timeout, done } = r;
+        let mut res = Ok(());
+        if *timeout != Some(wait) {
+            res = stream.set_read_timeout(Some(wait));
+            *timeout = Some(wait);
+        }
+        let res = res.and_then(|()| stream.read(buf));
+        let now = Instant::now();
+        let mut c = self.conn();
+        match res {
+            Ok(0) => {
+                *done = true;
+                c.handle_eof(now);
+            }
+            Ok(n) => c.handle_input(now, &buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(_) => {
+                // Reset or similar: the input is over.
+                *done = true;
+                c.handle_eof(now);
+            }
+        }
+        if c.poll_timeout().is_some_and(|d| d <= now) {
+            c.handle_timeout(now);
+        }
+    }
+}
+
+/// Operations shared by the socket and its halves.
+struct Handle<S>(Arc<Shared<S>>);
+
+impl<S> Clone for Handle<S> {
+    fn clone(&self) -> Self {
+        Handle(self.0.clone())
+    }
+}
+
+impl<S: Stream> Handle<S> {
+    fn send_with(
+        &self,
+        mut op: impl FnMut(&mut Connection) -> Result<(), wsduplex_core::LocalError>,
+    ) -> Result<(), Error> {
+        loop {
+            let r = op(&mut self.0.conn());
+            match r {
+                Ok(()) => {
+                    self.0.changed.notify_all();
+                    return self.0.flush();
+                }
+                // The outgoing buffer is full: write it out (this is where a send blocks), retry.
+                Err(wsduplex_core::LocalError::SendBufferFull { .. }) => self.0.flush()?,
+                Err(e) => return Err(self.closed_or(e)),
+            }
+        }
+    }
+
+    /// A send refused because the connection ended reports how it ended.
+    fn closed_or(&self, e: wsduplex_core::LocalError) -> Error {
+        match (&e, self.0.conn().outcome()) {
+            (wsduplex_core::LocalError::NotOpen(State::Closed), Some(o)) if !o.is_clean() => Error::Closed(o.clone()),
+            _ => Error::Local(e),
+        }
+    }
+
+    fn send(&self, message: Message) -> Result<(), Error> {
+        let mut message = Some(message);
+        self.send_with(|c| match message.take() {
+            Some(m) => c.send(m.clone()).inspect_err(|_| message = Some(m)),
+            None => Ok(()),
+        })
+    }
+
+    fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
+        self.send_with(|c| c.send_fragment(kind, data.clone(), end_of_message))
+    }
+
+    fn ping(&self, payload: Bytes) -> Result<(), Error> {
+        self.send_with(|c| c.ping(payload.clone()))
+    }
+
+    fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame::new(code, reason);
+        self.0.conn().close(Instant::now(), frame).map_err(|e| self.closed_or(e))?;
+        self.0.changed.notify_all();
+        self.0.flush()
+    }
+
+    fn wait_closed(&self) -> Result<Outcome, Error> {
+        // Bounded: the core's close timeout, reply deadline and EOF wait all end in Closed and
+        // then Disconnect.
+        self.0.drive(|c| c.is_terminated().then(|| c.outcome().cloned()))?.ok_or(Error::Closed(Outcome::Aborted))
+    }
+
+    fn close_and_wait(&self, code: u16, reason: &str) -> Result<Outcome, Error> {
+        self.close(code, reason)?;
+        self.wait_closed()
+    }
+
+    fn abort(&self) {
+        self.0.conn().abort();
+        let _ = self.0.try_flush();
+        self.0.changed.notify_all();
+    }
+
+    fn recv(&self) -> Result<Option<Event>, Error> {
+        self.0.drive(|c| match c.poll_event() {
+            Some(e) => Some(Some(e)),
+            None => c.is_terminated().then_some(None),
+        })
+    }
+
+    fn recv_message(&self) -> Result<Option<Message>, Error> {
+        loop {
+            match self.recv()? {
+                Some(Event::Message(m)) => return Ok(Some(m)),
+                Some(Event::Closed(o)) if !o.is_clean() => return Err(Error::Closed(o)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn state(&self) -> State {
+        self.0.conn().state()
+    }
+
+    fn set_delivery(&self, delivery: Delivery) {
+        self.0.conn().set_delivery(delivery)
+    }
+
+    fn stats(&self) -> Stats {
+        self.0.conn().stats()
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        self.0.conn().outcome().cloned()
+    }
+}
+
+/// What the opening handshake settled.
+#[derive(Debug, Clone)]
+enum Opened {
+    Client(Response),
+    Server(Request),
+}
+
+/// A WebSocket connection owned by one thread at a time. [`WebSocket::split`] it to send
+/// and receive from two threads.
+pub struct WebSocket<S: Stream = TcpStream> {
+    handle: Handle<S>,
+    opened: Opened,
+}
+
+/// The sending half of a split [`WebSocket`].
+pub struct Sender<S: Stream = TcpStream> {
+    handle: Handle<S>,
+}
+
+/// The receiving half of a split [`WebSocket`].
+pub struct Receiver<S: Stream = TcpStream> {
+    handle: Handle<S>,
+}
+
+macro_rules! sending {
+    () => {
+        /// Sends a whole message; blocks while the outgoing buffer is full.
+        pub fn send(&self, message: Message) -> Result<(), Error> {
+            self.handle.send(message)
+        }
+
+        /// Sends a text message.
+        pub fn send_text(&self, text: impl Into<Text>) -> Result<(), Error> {
+            self.handle.send(Message::Text(text.into()))
+        }
+
+        /// Sends a binary message.
+        pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+            self.handle.send(Message::Binary(data.into()))
+        }
+
+        /// Sends part of a message; `end_of_message` finishes it.
+        pub fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
+            self.handle.send_fragment(kind, data, end_of_message)
+        }
+
+        /// Sends a ping.
+        pub fn ping(&self, payload: Bytes) -> Result<(), Error> {
+            self.handle.ping(payload)
+        }
+
+        /// Close-output: sends our Close and returns. Receiving goes on until the peer's Close;
+        /// from `CloseReceived` this is our reply.
+        pub fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+            self.handle.close(code, reason)
+        }
+
+        /// Close-output, then waits until the connection is closed and released (bounded by
+        /// the close timeout and the EOF wait). Events that arrive meanwhile stay queued for
+        /// `recv`.
+        pub fn close_and_wait(&self, code: u16, reason: &str) -> Result<Outcome, Error> {
+            self.handle.close_and_wait(code, reason)
+        }
+
+        /// Gives up: no Close frame, the connection is dropped at once.
+        pub fn abort(&self) {
+            self.handle.abort()
+        }
+    };
+}
+
+macro_rules! receiving {
+    () => {
+        /// The next event: messages (or chunks), pings, pongs, chunk boundaries, the peer's
+        /// Close, and finally [`Event::Closed`]. `None` once the connection is released.
+        pub fn recv(&self) -> Result<Option<Event>, Error> {
+            self.handle.recv()
+        }
+
+        /// Whole messages or streaming chunks, from the next message on.
+        pub fn set_delivery(&self, delivery: Delivery) {
+            self.handle.set_delivery(delivery)
+        }
+
+        /// The next data message, skipping other events. `Ok(None)` after a clean close;
+        /// [`Error::Closed`] if the connection ended otherwise.
+        pub fn recv_message(&self) -> Result<Option<Message>, Error> {
+            self.handle.recv_message()
+        }
+    };
+}
+
+macro_rules! inspecting {
+    () => {
+        /// The close-handshake state.
+        pub fn state(&self) -> State {
+            self.handle.state()
+        }
+
+        /// Per-direction counts.
+        pub fn stats(&self) -> Stats {
+            self.handle.stats()
+        }
+
+        /// How the connection ended, once it has.
+        pub fn outcome(&self) -> Option<Outcome> {
+            self.handle.outcome()
+        }
+    };
+}
+
+impl<S: Stream> WebSocket<S> {
+    sending!();
+    receiving!();
+    inspecting!();
+
+    /// Splits into a sending and a receiving half for two threads.
+    pub fn split(self) -> (Sender<S>, Receiver<S>) {
+        (Sender { handle: self.handle.clone() }, Receiver { handle: self.handle })
+    }
+
+    /// Client: the server's response.
+    pub fn response(&self) -> Option<&Response> {
+        match &self.opened {
+            Opened::Client(r) => Some(r),
+            Opened::Server(_) => None,
+        }
+    }
+
+    /// Server: the client's request.
+    pub fn request(&self) -> Option<&Request> {
+        match &self.opened {
+            Opened::Server(r) => Some(r),
+            Opened::Client(_) => None,
+        }
+    }
+}
+
+impl<S: Stream> Sender<S> {
+    sending!();
+    inspecting!();
+}
+
+impl<S: Stream> Receiver<S> {
+    receiving!();
+    inspecting!();
+}
+
+fn handshake_failure(outcome: Option<Outcome>) -> Error {
+    match outcome {
+        Some(Outcome::Failed(PeerError::Handshake(e))) => Error::Handshake(e),
+        Some(Outcome::TimedOut(_)) => Error::Handshake(HandshakeError::TimedOut),
+        Some(o) => Error::Closed(o),
+        None => Error::Closed(Outcome::Abnormal),
+    }
+}
+
+/// Splits `ws://host[:port][/path]` into (host header, connect address, path).
+fn parse_url(url: &str) -> Result<(String, String, String), Error> {
+    let rest = match url.split_once("://") {
+        Some(("ws", rest)) => rest,
+        Some(("wss", _)) => return Err(Error::Url("wss:// needs a TLS stream: use connect_with".into())),
+        _ => return Err(Error::Url(format!("{url:?} does not start with ws://"))),
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    let path = path.split('#').next().unwrap_or("/").to_owned();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(Error::Url(format!("{url:?}: missing host, or user info (not supported)")));
+    }
+    let has_port = match authority.rfind(']') {
+        Some(b) => authority[b..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let addr = if has_port { authority.to_owned() } else { format!("{authority}:80") };
+    Ok((authority.to_owned(), addr, path))
+}
+
+/// Connects to a `ws://` URL over TCP and performs the opening handshake.
+pub fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    let (host, addr, path) = parse_url(url)?;
+    let addrs: Vec<_> = addr.to_socket_addrs()?.collect();
+    let mut last = io::Error::new(ErrorKind::NotFound, format!("{addr} resolves to no address"));
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, config.connect_timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return connect_with(stream, ClientRequest::new(host, path), config);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(Error::Io(last))
+}
+
+/// Performs the client's opening handshake over a stream the caller connected (TLS, a Unix
+/// socket, a proxy tunnel ...).
+pub fn connect_with<S: Stream>(stream: S, request: ClientRequest, config: Config) -> Result<WebSocket<S>, Error> {
+    let conn = Connection::client(config.core.clone(), request, OsKeys::default(), Instant::now())?;
+    let shared = Shared::new(stream, conn, &config)?;
+    shared.flush()?;
+    let response = shared.drive(|c| match c.poll_event() {
+        Some(Event::Connected(r)) => Some(Ok(r)),
+        Some(Event::Closed(o)) => Some(Err(handshake_failure(Some(o)))),
+        Some(_) => None,
+        None => c.is_terminated().then(|| Err(handshake_failure(c.outcome().cloned()))),
+    })??;
+    Ok(WebSocket { handle: Handle(shared), opened: Opened::Client(response) })
+}
+
+/// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request.
+pub fn accept(stream: TcpStream, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    stream.set_nodelay(true)?;
+    accept_with(stream, config, |_| Ok(Accept::default()))
+}
+
+/// Accepts a WebSocket on a stream; `decide` sees the request and chooses a subprotocol and
+/// headers, or rejects with an HTTP status.
+pub fn accept_with<S: Stream>(
+    stream: S,
+    config: Config,
+    decide: impl FnOnce(&Request) -> Result<Accept, u16>,
+) -> Result<WebSocket<S>, Error> {
+    let shared = Shared::new(stream, Connection::server(config.core.clone(), Instant::now()), &config)?;
+    let request = shared.drive(|c| match c.poll_event() {
+        Some(Event::Request(r)) => Some(Ok(r)),
+        Some(Event::Closed(o)) => Some(Err(handshake_failure(Some(o)))),
+        Some(_) => None,
+        None => c.is_terminated().then(|| Err(handshake_failure(c.outcome().cloned()))),
+    });
+    let request = match request {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) | Err(e) => {
+            let _ = shared.flush();
+            return Err(e);
+        }
+    };
+    let decision = decide(&request);
+    let now = Instant::now();
+    let result = match decision {
+        Ok(accept) => shared.conn().accept(now, accept).map_err(Error::Local),
+        Err(status) => {
+            let r = shared.conn().reject(now, status);
+            r.map_err(Error::Local).and(Err(Error::Handshake(HandshakeError::Rejected(status))))
+        }
+    };
+    shared.flush()?;
+    result?;
+    Ok(WebSocket { handle: Handle(shared), opened: Opened::Server(request) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let p = |u: &str| parse_url(u).map_err(|e| e.to_string());
+        assert_eq!(
+            p("ws://127.0.0.1:9001/echo"),
+            Ok(("127.0.0.1:9001".into(), "127.0.0.1:9001".into(), "/echo".into()))
+        );
+        assert_eq!(p("ws://example.com"), Ok(("example.com".into(), "example.com:80".into(), "/".into())));
+        assert_eq!(p("ws://[::1]:5/a?b=c#frag"), Ok(("[::1]:5".into(), "[::1]:5".into(), "/a?b=c".into())));
+        assert_eq!(p("ws://h?x"), Ok(("h".into(), "h:80".into(), "/?x".into())));
+        assert!(p("http://h/").is_err());
+        assert!(p("wss://h/").is_err());
+        assert!(p("ws:///x").is_err());
+        assert!(p("ws://u@h/").is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! What the transport needs from a byte stream, and the operating system's randomness.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use wsduplex_core::KeySource;
+
+/// A duplex byte stream that one thread can read while another writes.
+///
+/// Implemented for [`TcpStream`] and (on Unix) `UnixStream`. A TLS stream plugs in by
+/// implementing this for a handle whose read and write sides share the session.
+pub trait Stream: Read + Write + Send + Sized + 'static {
+    /// A second handle to the same stream (one is read, the other written).
+    fn try_clone(&self) -> io::Result<Self>;
+    /// Bounds the next blocking read.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Bounds every blocking write.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Shuts down one or both directions.
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl Stream for TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        TcpStream::try_clone(self)
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+}
+
+#[cfg(unix)]
+impl Stream for std::os::unix::net::UnixStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        std::os::unix::net::UnixStream::try_clone(self)
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+}
+
+/// Mask keys and handshake nonces from the operating system's generator (RFC 6455 §10.3
+/// wants keys the application cannot predict), fetched 256 bytes at a time.
+#[derive(Debug)]
+pub struct OsKeys {
+    pool: [u8; 256],
+    used: usize,
+}
+
+impl Default for OsKeys {
+    fn default() -> Self {
+        OsKeys { pool: [0; 256], used: 256 }
+    }
+}
+
+impl KeySource for OsKeys {
+    fn fill(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            if self.used == self.pool.len() {
+                if getrandom::fill(&mut self.pool).is_err() {
+                    // No OS generator (practically impossible on supported systems): derive
+                    // from the clock and an address rather than fail the connection.
+                    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    let mut seeded = wsduplex_core::SeededKeys::new(t.as_nanos() as u64 ^ (self as *const _ as u64));
+                    seeded.fill(&mut self.pool);
+                }
+                self.used = 0;
+            }
+            *b = self.pool[self.used];
+            self.used += 1;
+        }
+    }
+}
