@@ -164,6 +164,16 @@ fn parse_error(e: httparse::Error) -> HandshakeError {
     }
 }
 
+/// The length of a complete HTTP head, `None` while incomplete; too large either way is 431.
+fn head_len(parsed: httparse::Result<usize>, have: usize, max_size: usize) -> Result<Option<usize>, HandshakeError> {
+    match parsed.map_err(parse_error)? {
+        httparse::Status::Partial if have > max_size => Err(HandshakeError::TooLarge),
+        httparse::Status::Partial => Ok(None),
+        httparse::Status::Complete(n) if n > max_size => Err(HandshakeError::TooLarge),
+        httparse::Status::Complete(n) => Ok(Some(n)),
+    }
+}
+
 /// Parses and validates a server's response to our request (RFC 6455 §4.1, the client's
 /// checks 1–6). `Ok(None)`: incomplete. On success, also returns the head's length: the bytes
 /// after it are WebSocket frames.
@@ -175,12 +185,7 @@ pub fn parse_response(
 ) -> Result<Option<(Response, usize)>, HandshakeError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut storage);
-    let n = match res.parse(buf).map_err(parse_error)? {
-        httparse::Status::Partial if buf.len() > max_size => return Err(HandshakeError::TooLarge),
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(n) if n > max_size => return Err(HandshakeError::TooLarge),
-        httparse::Status::Complete(n) => n,
-    };
+    let Some(n) = head_len(res.parse(buf), buf.len(), max_size)? else { return Ok(None) };
     let code = res.code.unwrap_or(0);
     if code != 101 {
         return Err(HandshakeError::Rejected(code));
@@ -211,12 +216,7 @@ pub fn parse_response(
 pub fn parse_request(buf: &[u8], max_size: usize) -> Result<Option<(Request, usize)>, HandshakeError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut storage);
-    let n = match req.parse(buf).map_err(parse_error)? {
-        httparse::Status::Partial if buf.len() > max_size => return Err(HandshakeError::TooLarge),
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(n) if n > max_size => return Err(HandshakeError::TooLarge),
-        httparse::Status::Complete(n) => n,
-    };
+    let Some(n) = head_len(req.parse(buf), buf.len(), max_size)? else { return Ok(None) };
     let method = req.method.unwrap_or_default();
     if method != "GET" {
         return Err(HandshakeError::Method(method.to_owned()));

@@ -418,16 +418,15 @@ fn server_can_reject() {
     assert_eq!(f.conn.outcome(), Some(&Outcome::Rejected(403)));
 }
 
+fn chat_client(now: Instant) -> Connection {
+    let req = ClientRequest::new("h", "/").subprotocol("chat");
+    Connection::client(Config::default(), req, SeededKeys::new(9), now).expect("request")
+}
+
 #[test]
 fn client_fails_on_bad_responses_and_feeds_trailing_frames() {
     let now = Instant::now();
-    let mut c = Connection::client(
-        Config::default(),
-        ClientRequest::new("h", "/").subprotocol("chat"),
-        SeededKeys::new(9),
-        now,
-    )
-    .expect("request");
+    let mut c = chat_client(now);
     let Some(Transmit::Bytes(req)) = c.poll_transmit() else { panic!() };
     let (parsed, _) = handshake::parse_request(&req, 4096).expect("valid").expect("complete");
     let ok = format!(
@@ -450,13 +449,7 @@ fn client_fails_on_bad_responses_and_feeds_trailing_frames() {
         ),
     ];
     for (resp, err) in bad {
-        let mut c = Connection::client(
-            Config::default(),
-            ClientRequest::new("h", "/").subprotocol("chat"),
-            SeededKeys::new(9),
-            now,
-        )
-        .expect("request");
+        let mut c = chat_client(now);
         while c.poll_transmit().is_some() {}
         c.handle_input(now, resp.as_bytes());
         assert_eq!(c.outcome(), Some(&Outcome::Failed(PeerError::Handshake(err))));

@@ -46,11 +46,17 @@ struct ReadSide<S> {
     done: bool,
 }
 
+struct WriteSide<S> {
+    stream: S,
+    /// A buffer handed out by the core and not completely written yet, with how much was.
+    pending: Option<(Bytes, usize)>,
+}
+
 struct Shared<S> {
     conn: Mutex<Connection>,
     changed: Condvar,
     reader: Mutex<ReadSide<S>>,
-    writer: Mutex<S>,
+    writer: Mutex<WriteSide<S>>,
 }
 
 impl<S: Stream> Shared<S> {
@@ -58,6 +64,7 @@ impl<S: Stream> Shared<S> {
         let writer = stream.try_clone()?;
         writer.set_write_timeout(Some(config.write_timeout))?;
         let reader = ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None, done: false };
+        let writer = WriteSide { stream: writer, pending: None };
         Ok(Arc::new(Shared {
             conn: Mutex::new(conn),
             changed: Condvar::new(),
@@ -70,49 +77,79 @@ impl<S: Stream> Shared<S> {
         lock(&self.conn)
     }
 
-    /// Writes all queued output; waits while another thread writes.
+    /// Writes all queued output, blocking (up to the write timeout) on a slow peer; waits
+    /// while another thread writes. Only application calls (sends, closes) use it.
     fn flush(&self) -> Result<(), Error> {
         loop {
-            self.write_out(lock(&self.writer))?;
+            self.write_out(lock(&self.writer), true)?;
             if !self.conn().has_transmit() {
                 return Ok(());
             }
         }
     }
 
-    /// Writes queued output unless another thread is writing: that thread checks again after
-    /// it lets go of the writer, so nothing queued now is stranded.
+    /// Writes what goes without blocking, unless another thread is writing (it checks again
+    /// after it lets go of the writer, so nothing queued now is stranded). Whoever reads uses
+    /// this: a reader blocked on a write could stall both ends. What does not fit now is
+    /// written by the next flush, or by the reader's next round (at most `MAX_BLOCK` later).
     fn try_flush(&self) -> Result<(), Error> {
         while let Some(w) = try_lock(&self.writer) {
-            self.write_out(w)?;
-            if !self.conn().has_transmit() {
+            if !self.write_out(w, false)? || !self.conn().has_transmit() {
                 break;
             }
         }
         Ok(())
     }
 
-    fn write_out(&self, mut w: MutexGuard<'_, S>) -> Result<(), Error> {
-        loop {
-            let Some(t) = self.conn().poll_transmit() else { break };
-            let r = match t {
-                Transmit::Bytes(b) => w.write_all(&b),
-                Transmit::ShutdownWrite => quiet_shutdown(w.shutdown(Shutdown::Write)),
-                Transmit::Disconnect => quiet_shutdown(w.shutdown(Shutdown::Both)),
+    /// Writes the core's output in order. False if a non-blocking write would have blocked:
+    /// the rest stays in `pending` (partly written buffers included) for the next writer.
+    fn write_out(&self, mut w: MutexGuard<'_, WriteSide<S>>, blocking: bool) -> Result<bool, Error> {
+        let complete = loop {
+            let WriteSide { stream, pending } = &mut *w;
+            if let Some((b, at)) = pending {
+                let mut failure = None;
+                while *at < b.len() {
+                    let r = if blocking { stream.write(&b[*at..]) } else { stream.try_write(&b[*at..]) };
+                    match r {
+                        Ok(0) => failure = Some(io::Error::from(ErrorKind::WriteZero)),
+                        Ok(n) => *at += n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) if !blocking && e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => failure = Some(e),
+                    }
+                    if failure.is_some() {
+                        break;
+                    }
+                }
+                if let Some(e) = failure {
+                    return Err(self.write_failed(w, e));
+                }
+                if *at < b.len() {
+                    break false;
+                }
+                *pending = None;
+            }
+            let r = match self.conn().poll_transmit() {
+                None => break true,
+                Some(Transmit::Bytes(b)) => {
+                    *pending = Some((b, 0));
+                    continue;
+                }
+                Some(Transmit::ShutdownWrite) => quiet_shutdown(stream.shutdown(Shutdown::Write)),
+                Some(Transmit::Disconnect) => quiet_shutdown(stream.shutdown(Shutdown::Both)),
             };
             if let Err(e) = r {
-                drop(w);
-                return Err(self.write_failed(e));
+                return Err(self.write_failed(w, e));
             }
-        }
+        };
         drop(w);
         self.changed.notify_all();
-        Ok(())
+        Ok(complete)
     }
 
     /// A write failed: the stream is unusable. A reset peer is the end of the input; a peer
     /// that stopped reading past the write timeout is given up on.
-    fn write_failed(&self, e: io::Error) -> Error {
+    fn write_failed(&self, mut w: MutexGuard<'_, WriteSide<S>>, e: io::Error) -> Error {
         {
             let mut c = self.conn();
             if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) {
@@ -122,7 +159,9 @@ impl<S: Stream> Shared<S> {
             }
             while c.poll_transmit().is_some() {}
         }
-        let _ = lock(&self.writer).shutdown(Shutdown::Both);
+        w.pending = None;
+        let _ = w.stream.shutdown(Shutdown::Both);
+        drop(w);
         self.changed.notify_all();
         Error::Io(e)
     }
@@ -261,6 +300,10 @@ impl<S: Stream> Handle<S> {
 
     fn abort(&self) {
         self.0.conn().abort();
+        if let Some(mut w) = try_lock(&self.0.writer) {
+            // Abandon a half-written frame: nothing more goes out after an abort.
+            w.pending = None;
+        }
         let _ = self.0.try_flush();
         self.0.changed.notify_all();
     }

@@ -19,6 +19,18 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Shuts down one or both directions.
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    /// Writes what fits without blocking (`WouldBlock` if nothing does). The thread that reads
+    /// uses it to send pongs and close replies: it must never block on a peer that is itself
+    /// blocked writing to us. The default blocks; TCP and Unix sockets override it.
+    fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+}
+
+/// `send(2)` without blocking and without SIGPIPE.
+#[cfg(unix)]
+fn send_nonblocking(socket: socket2::SockRef<'_>, buf: &[u8]) -> io::Result<usize> {
+    socket.send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
 }
 
 impl Stream for TcpStream {
@@ -33,6 +45,10 @@ impl Stream for TcpStream {
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
+    }
+    #[cfg(unix)]
+    fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_nonblocking(socket2::SockRef::from(&*self), buf)
     }
 }
 
@@ -49,6 +65,9 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+    fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_nonblocking(socket2::SockRef::from(&*self), buf)
     }
 }
 

@@ -243,3 +243,51 @@ fn clear_errors_for_refused_and_rejected_connections() {
     }
     assert!(matches!(server.join().expect("server"), Err(wsduplex_std::Error::Handshake(_))));
 }
+
+/// Stress of the split halves under full-duplex load: both ends stream 48 MiB at each other
+/// with a ping per message, so the reading threads answer pings while the sending threads
+/// keep the socket buffers full. Everything arrives and both close cleanly, well inside the
+/// 5 s write timeout. (Readers only ever write without blocking, so two readers can never
+/// both wait on full buffers; this test exercises the load, it cannot force that interleaving.)
+#[test]
+fn heavy_two_way_traffic_with_pings_never_stalls() {
+    const N: usize = 192;
+    const SIZE: usize = 256 << 10;
+    let mut config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    config.core.max_send_frame_size = 16 << 10;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let run = |ws: wsduplex_std::WebSocket| {
+        let (tx, rx) = ws.split();
+        let reader = thread::spawn(move || {
+            let mut bytes = 0usize;
+            while let Some(e) = rx.recv().expect("recv") {
+                if let Event::Message(m) = e {
+                    bytes += m.len();
+                }
+            }
+            (bytes, rx.outcome())
+        });
+        let payload = bytes::Bytes::from(vec![0x5Au8; SIZE]);
+        for _ in 0..N {
+            tx.send_binary(payload.clone()).expect("send");
+            tx.ping(bytes::Bytes::from_static(b"p")).expect("ping");
+        }
+        // Whichever finishes first closes first; the other's close is then its reply.
+        tx.close(1000, "").expect("close");
+        reader.join().expect("reader")
+    };
+    let server_config = config.clone();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let ws = accept_with(stream, server_config, |_| Ok(Default::default())).expect("accept");
+        run(ws)
+    });
+    let t0 = Instant::now();
+    let (client_bytes, client_outcome) = run(connect(&format!("ws://{addr}/"), config).expect("connect"));
+    let (server_bytes, server_outcome) = server.join().expect("server");
+    assert_eq!((client_bytes, server_bytes), (N * SIZE, N * SIZE));
+    assert!(client_outcome.is_some_and(|o| o.is_clean()));
+    assert!(server_outcome.is_some_and(|o| o.is_clean()));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+}
