@@ -128,6 +128,19 @@ pub enum Outcome {
     Rejected(u16),
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Clean { .. } => f.write_str("clean"),
+            Outcome::TimedOut(t) => write!(f, "timed out ({t:?})"),
+            Outcome::Failed(e) => write!(f, "failed: {e} (close code {})", e.close_code()),
+            Outcome::Abnormal => f.write_str("abnormal (1006: no Close frame)"),
+            Outcome::Aborted => f.write_str("aborted"),
+            Outcome::Rejected(s) => write!(f, "rejected ({s})"),
+        }
+    }
+}
+
 impl Outcome {
     /// True only for a completed close handshake.
     pub fn is_clean(&self) -> bool {

@@ -62,6 +62,9 @@ pub enum LocalError {
     /// A header name or value would break the HTTP message.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
+    /// Not a `ws://` URL we can connect to (RFC 6455 §3).
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
 }
 
 /// A violation by the peer. The connection fails: we send our Close with

@@ -42,6 +42,52 @@ impl ClientRequest {
     }
 }
 
+/// A parsed `ws://` URL (RFC 6455 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsUrl {
+    /// `host[:port]` as written: the `Host` header.
+    pub authority: String,
+    /// `host:port` to connect to (port 80 when absent).
+    pub address: String,
+    /// Resource name: path and query, at least `/` (the fragment is dropped, §3).
+    pub path: String,
+}
+
+impl WsUrl {
+    /// Parses `ws://host[:port][/path][?query]`. `wss://` is refused: it needs a TLS stream,
+    /// which the caller supplies with the request built from [`WsUrl::request`].
+    pub fn parse(url: &str) -> Result<Self, LocalError> {
+        let bad = |why: &str| LocalError::InvalidUrl(format!("{url:?}: {why}"));
+        let rest = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => rest,
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("wss") => {
+                return Err(bad("wss:// needs a TLS stream: connect it yourself and use connect_with"));
+            }
+            _ => return Err(bad("does not start with ws://")),
+        };
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.is_empty() || authority.contains('@') || authority.bytes().any(|b| b <= b' ') {
+            return Err(bad("missing or invalid host (user info is not supported)"));
+        }
+        let has_port = match authority.rfind(']') {
+            Some(b) => authority[b..].contains(':'),
+            None => authority.contains(':'),
+        };
+        let address = if has_port { authority.to_owned() } else { format!("{authority}:80") };
+        Ok(WsUrl { authority: authority.to_owned(), address, path })
+    }
+
+    /// The upgrade request for this URL.
+    pub fn request(&self) -> ClientRequest {
+        ClientRequest::new(self.authority.clone(), self.path.clone())
+    }
+}
+
 /// The server's accepted response, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -428,6 +474,20 @@ mod tests {
             check("Sec-WebSocket-Protocol: chat\r\n", &id),
             Ok(Some((Response { subprotocol: Some(_), .. }, _)))
         ));
+    }
+
+    #[test]
+    fn ws_urls() {
+        let p = |u: &str| WsUrl::parse(u).map(|w| (w.authority, w.address, w.path)).map_err(|e| e.to_string());
+        let ok = |a: &str, b: &str, c: &str| Ok((a.to_owned(), b.to_owned(), c.to_owned()));
+        assert_eq!(p("ws://127.0.0.1:9001/echo"), ok("127.0.0.1:9001", "127.0.0.1:9001", "/echo"));
+        assert_eq!(p("WS://example.com"), ok("example.com", "example.com:80", "/"));
+        assert_eq!(p("ws://[::1]:5/a?b=c#frag"), ok("[::1]:5", "[::1]:5", "/a?b=c"));
+        assert_eq!(p("ws://[::1]/"), ok("[::1]", "[::1]:80", "/"));
+        assert_eq!(p("ws://h?x"), ok("h", "h:80", "/?x"));
+        for bad in ["http://h/", "wss://h/", "ws:///x", "ws://u@h/", "h:80", "ws://a b/"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
 pub use error::{Error, HandshakeError, LocalError, PeerError};
 pub use frame::OpCode;
-pub use handshake::{Accept, ClientRequest, Request, Response};
+pub use handshake::{Accept, ClientRequest, Request, Response, WsUrl};
 pub use keys::{KeySource, SeededKeys};
 pub use message::{Chunk, DataKind, Message, Text};
 

@@ -7,9 +7,12 @@
 //! `Server got <remainder> bytes\n` from `CloseReceived`, then its own Close (1000). On the
 //! path `/echo` the server instead echoes every message and sends no acks.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
 use bytes::Bytes;
 
-use crate::{Chunk, CloseFrame, Event, Message};
+use crate::{Chunk, CloseFrame, Event, Message, Outcome, State, Stats};
 
 /// The default chunk size of the seed server (4 MiB).
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
@@ -82,6 +85,133 @@ impl SeedServer {
             (Event::Chunk(c), true) => vec![Reaction::Fragment(c.clone())],
             (Event::CloseReceived { frame, .. }, true) => vec![Reaction::Close(frame.echo())],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// The seed client's bookkeeping: counts acks (or checks echoes) as events arrive and makes
+/// the run's [`Summary`].
+#[derive(Debug, Clone)]
+pub struct SeedClient {
+    echo: bool,
+    base: Bytes,
+    acked: u64,
+    acks: u64,
+    problem: Option<String>,
+}
+
+impl SeedClient {
+    /// A client sending `message_size`-byte messages, acked or (`echo`) echoed.
+    pub fn new(echo: bool, message_size: usize) -> Self {
+        SeedClient { echo, base: payload(0, message_size), acked: 0, acks: 0, problem: None }
+    }
+
+    /// Payload of message `index`: stamped with its index when echoes are checked.
+    pub fn message(&self, index: u64) -> Bytes {
+        if self.echo { stamped(&self.base, index) } else { self.base.clone() }
+    }
+
+    /// Accounts for an event; returns the ack text when it is one (for printing).
+    pub fn on_event(&mut self, event: &Event) -> Option<String> {
+        let Event::Message(m) = event else { return None };
+        match (m, self.echo) {
+            (Message::Text(t), false) => match parse_ack(t) {
+                Some(n) => {
+                    self.acked += n;
+                    self.acks += 1;
+                    return Some(t.to_string());
+                }
+                None => {
+                    self.problem.get_or_insert(format!("unexpected text {:?}", t.as_str()));
+                }
+            },
+            (m, true) => {
+                if m.kind() != crate::DataKind::Binary || m.clone().into_payload() != stamped(&self.base, self.acks) {
+                    self.problem.get_or_insert(format!("echo {} differs from what was sent", self.acks));
+                }
+                self.acked += m.len() as u64;
+                self.acks += 1;
+            }
+            (Message::Binary(_), false) => {
+                self.problem.get_or_insert("unexpected binary message".into());
+            }
+        }
+        None
+    }
+
+    /// The run's summary, from the connection's final counts and outcome.
+    pub fn summary(
+        &self,
+        stats: Stats,
+        outcome: Option<&Outcome>,
+        elapsed: Duration,
+        send_error: Option<String>,
+    ) -> Summary {
+        let mut close = outcome.map_or("unfinished".into(), Outcome::to_string);
+        for p in [self.problem.clone(), send_error.map(|e| format!("send failed: {e}"))].into_iter().flatten() {
+            close = format!("{close}; {p}");
+        }
+        Summary {
+            bytes_sent: stats.sent.payload_bytes,
+            bytes_acked: self.acked,
+            acks: self.acks,
+            elapsed_s: elapsed.as_secs_f64(),
+            messages: stats.sent.messages,
+            close,
+        }
+    }
+}
+
+/// What happened when, for the demos' close timeline. The caller measures the times.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline(Arc<Mutex<Vec<(Duration, String)>>>);
+
+impl Timeline {
+    /// Records `what` at `at` (time since the run started).
+    pub fn log(&self, at: Duration, what: impl Into<String>) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((at, what.into()));
+    }
+
+    /// Entries in time order.
+    pub fn entries(&self) -> Vec<(Duration, String)> {
+        let mut v = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        v.sort_by_key(|e| e.0);
+        v
+    }
+
+    /// The server's reaction to `event`, if it belongs on the close timeline.
+    pub fn describe_reaction(event: &Event, reaction: &Reaction, state: State) -> Option<String> {
+        match (event, reaction) {
+            (Event::CloseReceived { .. }, Reaction::Send(Message::Text(t))) => {
+                Some(format!("server: final tally {:?} sent in {state:?}", t.trim_end()))
+            }
+            (_, Reaction::Close(f)) => Some(format!("server: Close {} sent", f.code)),
+            _ => None,
+        }
+    }
+
+    /// The server's side of an event, if it belongs on the close timeline.
+    pub fn describe_server(event: &Event, state: State) -> Option<String> {
+        match event {
+            Event::CloseReceived { frame, remainder } => {
+                Some(format!("server: peer Close {} received -> {state:?}; remainder {remainder} bytes", frame.code))
+            }
+            Event::Closed(o) => Some(format!("server: Closed ({o})")),
+            _ => None,
+        }
+    }
+
+    /// The client's side of an event, if it belongs on the close timeline. `our_close_sent`:
+    /// our Close had been written when the event was taken; a reply then arrived in CloseSent
+    /// (the peer sends nothing after its own Close).
+    pub fn describe_client(event: &Event, our_close_sent: bool) -> Option<String> {
+        match event {
+            Event::Message(Message::Text(t)) if our_close_sent => {
+                Some(format!("client: reply {:?} received after our Close (CloseSent)", t.trim_end()))
+            }
+            Event::CloseReceived { frame, .. } => Some(format!("client: server Close {} received", frame.code)),
+            Event::Closed(o) => Some(format!("client: Closed ({o})")),
+            _ => None,
         }
     }
 }
@@ -290,5 +420,18 @@ mod tests {
         assert_eq!(e.on_event(&Event::Message(m.clone())), vec![Reaction::Send(m)]);
         assert!(e.on_event(&Event::ChunkBoundary { index: 1, received: 8 }).is_empty());
         assert_ne!(payload(1, 16), payload(2, 16));
+    }
+
+    #[test]
+    fn client_bookkeeping() {
+        let mut c = SeedClient::new(false, 4);
+        assert_eq!(c.on_event(&Event::Message(Message::Text(ack(3).into()))), Some(ack(3)));
+        let s = c.summary(Stats::default(), None, Duration::from_secs(1), None);
+        assert_eq!((s.bytes_acked, s.acks, s.close.as_str()), (3, 1, "unfinished"));
+        let mut e = SeedClient::new(true, 16);
+        assert!(e.on_event(&Event::Message(Message::Binary(e.message(0)))).is_none());
+        e.on_event(&Event::Message(Message::Binary(e.message(5))));
+        let s = e.summary(Stats::default(), None, Duration::ZERO, None);
+        assert!(s.close.contains("echo 1 differs"), "{}", s.close);
     }
 }

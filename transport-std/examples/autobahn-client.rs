@@ -37,7 +37,7 @@ fn main() -> Result<(), Error> {
     let base = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
     let count: u32 = echo(&format!("{base}/getCaseCount"))?
         .and_then(|t| t.trim().parse().ok())
-        .ok_or(Error::Url("no case count".into()))?;
+        .ok_or(Error::Local(wsduplex_std::LocalError::InvalidUrl("no case count from the fuzzing server".into())))?;
     eprintln!("autobahn-client: {count} cases");
     for case in 1..=count {
         if let Err(e) = echo(&format!("{base}/runCase?case={case}&agent={AGENT}")) {

@@ -1,34 +1,16 @@
-//! The seed demo over the blocking transport: the server's per-connection loop and the
-//! client's run, as the `blocking-*` binaries use them. The protocol logic is
-//! [`wsduplex_core::seed`]; this module only does the waiting.
+//! The seed demo over the blocking transport, as the `blocking-*` binaries run it. The
+//! protocol and the bookkeeping are [`wsduplex_core::seed`]; this module only does the waiting.
 
 use std::io::{IsTerminal, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use wsduplex_core::seed::{self, ClientArgs, CloseMode, Reaction, SeedServer, Summary};
+use wsduplex_core::seed::{ClientArgs, CloseMode, Reaction, SeedClient, SeedServer, Summary, Timeline};
 
-use crate::{Config, Error, Event, Message, Outcome, Stream, WebSocket};
-
-/// Times and descriptions of what happened, for the demo's close timeline.
-#[derive(Debug, Clone, Default)]
-pub struct Timeline(Arc<Mutex<Vec<(Duration, String)>>>);
-
-impl Timeline {
-    fn log(&self, start: Instant, what: String) {
-        let mut v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        v.push((start.elapsed(), what));
-    }
-
-    /// Entries in time order.
-    pub fn entries(&self) -> Vec<(Duration, String)> {
-        let mut v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        v.sort_by_key(|e| e.0);
-        v
-    }
-}
+use crate::{Config, Error, Outcome, Stream, WebSocket};
 
 /// Server configuration of the demo: streaming delivery (bounded memory whatever the message
 /// size; the echo path switches to whole messages), acks every `chunk_size` bytes.
@@ -58,32 +40,21 @@ pub fn serve<S: Stream>(
     }
     let log = |what: String| {
         if let Some((t, start)) = timeline {
-            t.log(start, what);
+            t.log(start.elapsed(), what);
         }
     };
     while let Some(event) = ws.recv()? {
-        match &event {
-            Event::CloseReceived { frame, remainder } => log(format!(
-                "server: peer Close {} received -> {:?}; remainder {remainder} bytes",
-                frame.code,
-                ws.state()
-            )),
-            Event::Closed(o) => log(format!("server: Closed ({})", describe(o))),
-            _ => {}
+        if let Some(line) = Timeline::describe_server(&event, ws.state()) {
+            log(line);
         }
         for reaction in app.on_event(&event) {
+            if let Some(line) = Timeline::describe_reaction(&event, &reaction, ws.state()) {
+                log(line);
+            }
             match reaction {
-                Reaction::Send(m) => {
-                    if let (Event::CloseReceived { .. }, Message::Text(t)) = (&event, &m) {
-                        log(format!("server: final tally {:?} sent in {:?}", t.trim_end(), ws.state()));
-                    }
-                    ws.send(m)?
-                }
+                Reaction::Send(m) => ws.send(m)?,
                 Reaction::Fragment(c) => ws.send_fragment(c.kind, c.data, c.end_of_message)?,
-                Reaction::Close(f) => {
-                    ws.close(f.code, &f.reason)?;
-                    log(format!("server: Close {} sent -> {:?}", f.code, ws.state()));
-                }
+                Reaction::Close(f) => ws.close(f.code, &f.reason)?,
             }
         }
     }
@@ -94,39 +65,22 @@ pub fn serve<S: Stream>(
 /// Accepts forever, one thread per connection.
 pub fn serve_forever(listener: TcpListener, chunk_size: u64) {
     for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                thread::spawn(move || {
-                    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    let result =
-                        crate::accept_with(prepare(stream), server_config(chunk_size), |_| Ok(Default::default()))
-                            .and_then(|ws| serve(ws, chunk_size, None));
-                    match result {
-                        Ok(o) if o.is_clean() => {}
-                        Ok(o) => eprintln!("{peer}: {}", describe(&o)),
-                        Err(e) => eprintln!("{peer}: {e}"),
-                    }
-                });
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                continue;
             }
-            Err(e) => eprintln!("accept: {e}"),
-        }
-    }
-}
-
-fn prepare(stream: TcpStream) -> TcpStream {
-    let _ = stream.set_nodelay(true);
-    stream
-}
-
-/// "clean", or a short description of how the connection ended.
-pub fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Clean { .. } => "clean".into(),
-        Outcome::TimedOut(t) => format!("timed out ({t:?})"),
-        Outcome::Failed(e) => format!("failed: {e} (close code {})", e.close_code()),
-        Outcome::Abnormal => "abnormal (1006: no Close frame)".into(),
-        Outcome::Aborted => "aborted".into(),
-        Outcome::Rejected(s) => format!("rejected ({s})"),
+        };
+        thread::spawn(move || {
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            let result = crate::accept(stream, server_config(chunk_size)).and_then(|ws| serve(ws, chunk_size, None));
+            match result {
+                Ok(o) if o.is_clean() => {}
+                Ok(o) => eprintln!("{peer}: {o}"),
+                Err(e) => eprintln!("{peer}: {e}"),
+            }
+        });
     }
 }
 
@@ -143,118 +97,76 @@ pub fn run_client(
     config.core.max_frame_size = config.core.max_frame_size.max(args.message_size as u64);
     let ws = crate::connect(&args.url, config)?;
     let (tx, rx) = ws.split();
-    let (echo, size) = (args.echo, args.message_size);
-    let log = move |what: String| {
+    let log = |what: String| {
         if let Some((t, s)) = timeline {
-            t.log(s, what);
+            t.log(s.elapsed(), what);
         }
     };
+    let mut client = SeedClient::new(args.echo, args.message_size);
+    let sending = client.clone();
     let reader_timeline = timeline.map(|(t, s)| (t.clone(), s));
-    let reader = thread::spawn(move || -> Result<(u64, u64, Option<String>), Error> {
-        let log = |what: String| {
-            if let Some((t, s)) = &reader_timeline {
-                t.log(*s, what);
-            }
-        };
-        let base = seed::payload(0, size);
-        let (mut acked, mut acks, mut mismatch) = (0u64, 0u64, None);
+    let close_sent = Arc::new(AtomicBool::new(false));
+    let reader_close_sent = close_sent.clone();
+    let reader = thread::spawn(move || -> Result<SeedClient, Error> {
         while let Some(event) = rx.recv()? {
-            match event {
-                Event::Message(Message::Text(t)) if !echo => {
-                    let Some(n) = seed::parse_ack(&t) else {
-                        mismatch.get_or_insert(format!("unexpected text {:?}", t.as_str()));
-                        continue;
-                    };
-                    acked += n;
-                    acks += 1;
-                    if rx.state() != wsduplex_core::State::Open {
-                        log(format!("client: reply {:?} received in {:?}", t.trim_end(), rx.state()));
-                    }
-                    if print_replies {
-                        print!("{t}");
-                    }
+            let after_close = reader_close_sent.load(Ordering::Acquire);
+            if let (Some((t, s)), Some(line)) = (&reader_timeline, Timeline::describe_client(&event, after_close)) {
+                t.log(s.elapsed(), line);
+            }
+            if let Some(reply) = client.on_event(&event) {
+                if print_replies {
+                    print!("{reply}");
                 }
-                Event::Message(m) => {
-                    let expected = if echo { seed::stamped(&base, acks) } else { bytes::Bytes::new() };
-                    let len = m.len() as u64;
-                    if !echo || m.into_payload() != expected {
-                        mismatch.get_or_insert(format!("message {acks} differs from what was sent"));
-                    }
-                    acked += len;
-                    acks += 1;
-                }
-                Event::CloseReceived { frame, .. } => log(format!("client: server Close {} received", frame.code)),
-                Event::Closed(o) => log(format!("client: Closed ({})", describe(&o))),
-                _ => {}
             }
         }
-        log("client: TCP released".into());
-        Ok((acked, acks, mismatch))
+        if let Some((t, s)) = &reader_timeline {
+            t.log(s.elapsed(), "client: TCP released");
+        }
+        Ok(client)
     });
 
-    let base = seed::payload(0, size);
     let progress = Progress::new(args.messages, !args.json && std::io::stderr().is_terminal());
     let mut send_error = None;
     for i in 0..args.messages {
-        let payload = if echo { seed::stamped(&base, i) } else { base.clone() };
-        if let Err(e) = tx.send_binary(payload) {
-            send_error = Some(e);
+        if let Err(e) = tx.send_binary(sending.message(i)) {
+            send_error = Some(e.to_string());
             break;
         }
         progress.update(i + 1);
     }
     progress.finish();
     if send_error.is_none() {
-        log(format!("client: {} messages sent; close-output ({:?})", args.messages, args.close));
+        log(format!("client: {} messages sent; close-{:?}", args.messages, args.close).to_lowercase());
         let r = match args.close {
-            CloseMode::Output => tx.close(1000, "").map(|()| None),
-            CloseMode::Wait => tx.close_and_wait(1000, "").map(Some),
+            CloseMode::Output => tx.close(1000, "").inspect(|()| close_sent.store(true, Ordering::Release)),
+            CloseMode::Wait => {
+                // close_and_wait returns only at the end; its Close is written right away.
+                close_sent.store(true, Ordering::Release);
+                tx.close_and_wait(1000, "").map(drop)
+            }
         };
         log(format!("client: Close sent -> {:?}", tx.state()));
-        if let Err(e) = r {
-            send_error = Some(e);
-        }
+        send_error = r.err().map(|e| e.to_string());
     }
-    let (acked, acks, mismatch) = reader.join().map_err(|_| Error::Closed(Outcome::Aborted))??;
-    let outcome = tx.outcome();
-    let mut close = outcome.as_ref().map_or("unfinished".into(), describe);
-    if let Some(m) = mismatch {
-        close = format!("{close}; {m}");
-    }
-    if let Some(e) = send_error {
-        close = format!("{close}; send failed: {e}");
-    }
-    let stats = tx.stats();
-    Ok(Summary {
-        bytes_sent: stats.sent.payload_bytes,
-        bytes_acked: acked,
-        acks,
-        elapsed_s: start.elapsed().as_secs_f64(),
-        messages: stats.sent.messages,
-        close,
-    })
+    let client = reader.join().map_err(|_| Error::Closed(Outcome::Aborted))??;
+    Ok(client.summary(tx.stats(), tx.outcome().as_ref(), start.elapsed(), send_error))
 }
 
 /// A progress bar on stderr, only on a terminal.
 struct Progress {
     total: u64,
     on: bool,
-    last: Mutex<u64>,
+    last: std::cell::Cell<u64>,
 }
 
 impl Progress {
     fn new(total: u64, on: bool) -> Self {
-        Progress { total: total.max(1), on, last: Mutex::new(u64::MAX) }
+        Progress { total: total.max(1), on, last: std::cell::Cell::new(u64::MAX) }
     }
 
     fn update(&self, done: u64) {
-        if !self.on {
-            return;
-        }
         let pct = done * 100 / self.total;
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *last != pct {
-            *last = pct;
+        if self.on && self.last.replace(pct) != pct {
             let bar: String = (0..40).map(|i| if i * 100 < pct * 40 { '#' } else { '.' }).collect();
             eprint!("\r[{bar}] {pct:3}% ({done}/{})", self.total);
             let _ = std::io::stderr().flush();

@@ -46,7 +46,7 @@ pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, conn
 pub use stream::{OsKeys, Stream};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Timer, bytes, seed,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes, seed,
 };
 
 /// Transport settings, plus the core's.
@@ -77,9 +77,6 @@ impl Default for Config {
 /// Errors of the blocking transport.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The URL is not `ws://host[:port][/path]`.
-    #[error("invalid URL: {0}")]
-    Url(String),
     /// The socket failed (connection refused, reset, write timeout, ...).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

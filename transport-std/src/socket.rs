@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Transmit,
+    PeerError, Request, Response, State, Stats, Text, Transmit, WsUrl,
 };
 
 use crate::{Config, Error, OsKeys, Stream};
@@ -500,40 +500,15 @@ fn handshake_failure(outcome: Option<Outcome>) -> Error {
     }
 }
 
-/// Splits `ws://host[:port][/path]` into (host header, connect address, path).
-fn parse_url(url: &str) -> Result<(String, String, String), Error> {
-    let rest = match url.split_once("://") {
-        Some(("ws", rest)) => rest,
-        Some(("wss", _)) => return Err(Error::Url("wss:// needs a TLS stream: use connect_with".into())),
-        _ => return Err(Error::Url(format!("{url:?} does not start with ws://"))),
-    };
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
-        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-        None => (rest, "/".to_owned()),
-    };
-    let path = path.split('#').next().unwrap_or("/").to_owned();
-    if authority.is_empty() || authority.contains('@') {
-        return Err(Error::Url(format!("{url:?}: missing host, or user info (not supported)")));
-    }
-    let has_port = match authority.rfind(']') {
-        Some(b) => authority[b..].contains(':'),
-        None => authority.contains(':'),
-    };
-    let addr = if has_port { authority.to_owned() } else { format!("{authority}:80") };
-    Ok((authority.to_owned(), addr, path))
-}
-
 /// Connects to a `ws://` URL over TCP and performs the opening handshake.
 pub fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error> {
-    let (host, addr, path) = parse_url(url)?;
-    let addrs: Vec<_> = addr.to_socket_addrs()?.collect();
-    let mut last = io::Error::new(ErrorKind::NotFound, format!("{addr} resolves to no address"));
-    for a in addrs {
+    let url = WsUrl::parse(url)?;
+    let mut last = io::Error::new(ErrorKind::NotFound, format!("{} resolves to no address", url.address));
+    for a in url.address.to_socket_addrs()? {
         match TcpStream::connect_timeout(&a, config.connect_timeout) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
-                return connect_with(stream, ClientRequest::new(host, path), config);
+                return connect_with(stream, url.request(), config);
             }
             Err(e) => last = e,
         }
@@ -595,25 +570,4 @@ pub fn accept_with<S: Stream>(
     shared.flush()?;
     result?;
     Ok(WebSocket { handle: Handle(shared), opened: Opened::Server(request) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        let p = |u: &str| parse_url(u).map_err(|e| e.to_string());
-        assert_eq!(
-            p("ws://127.0.0.1:9001/echo"),
-            Ok(("127.0.0.1:9001".into(), "127.0.0.1:9001".into(), "/echo".into()))
-        );
-        assert_eq!(p("ws://example.com"), Ok(("example.com".into(), "example.com:80".into(), "/".into())));
-        assert_eq!(p("ws://[::1]:5/a?b=c#frag"), Ok(("[::1]:5".into(), "[::1]:5".into(), "/a?b=c".into())));
-        assert_eq!(p("ws://h?x"), Ok(("h".into(), "h:80".into(), "/?x".into())));
-        assert!(p("http://h/").is_err());
-        assert!(p("wss://h/").is_err());
-        assert!(p("ws:///x").is_err());
-        assert!(p("ws://u@h/").is_err());
-    }
 }

@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use wsduplex_std::demo::{self, Timeline};
-use wsduplex_std::seed::{self, ClientArgs};
+use wsduplex_std::demo;
+use wsduplex_std::seed::{self, ClientArgs, Timeline};
 use wsduplex_std::{Config, accept_with};
 
 fn main() -> ExitCode {
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             println!(
                 "server: {}",
                 match &server {
-                    Ok(Ok(o)) => demo::describe(o),
+                    Ok(Ok(o)) => o.to_string(),
                     Ok(Err(e)) => e.to_string(),
                     Err(e) => e.clone(),
                 }
