@@ -46,6 +46,43 @@ impl KeySource for SeededKeys {
     }
 }
 
+/// Mask keys and handshake nonces from the operating system's generator, the source
+/// transports use (RFC 6455 §10.3 wants keys the application cannot predict). Fetched 256 bytes
+/// at a time. The core itself never draws randomness: this is injected like any other source.
+#[cfg(feature = "os-keys")]
+#[derive(Debug)]
+pub struct OsKeys {
+    pool: [u8; 256],
+    used: usize,
+}
+
+#[cfg(feature = "os-keys")]
+impl Default for OsKeys {
+    fn default() -> Self {
+        OsKeys { pool: [0; 256], used: 256 }
+    }
+}
+
+#[cfg(feature = "os-keys")]
+impl KeySource for OsKeys {
+    fn fill(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            if self.used == self.pool.len() {
+                if getrandom::fill(&mut self.pool).is_err() {
+                    // No OS generator (practically impossible on supported systems): rather
+                    // than fail the connection, continue the last pool through SplitMix.
+                    let mut seed = [0u8; 8];
+                    seed.copy_from_slice(&self.pool[..8]);
+                    SeededKeys::new(u64::from_le_bytes(seed) ^ 0x5EED).fill(&mut self.pool);
+                }
+                self.used = 0;
+            }
+            *b = self.pool[self.used];
+            self.used += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod handshake;
 mod keys;
 mod message;
 pub mod seed;
+pub mod transport;
 mod utf8;
 
 pub use accounting::{Counters, Stats};
@@ -19,6 +20,8 @@ pub use connection::{Connection, Event, Role, Transmit};
 pub use error::{Error, HandshakeError, LocalError, PeerError};
 pub use frame::OpCode;
 pub use handshake::{Accept, ClientRequest, Request, Response, WsUrl};
+#[cfg(feature = "os-keys")]
+pub use keys::OsKeys;
 pub use keys::{KeySource, SeededKeys};
 pub use message::{Chunk, DataKind, Message, Text};
 

@@ -17,6 +17,28 @@ use crate::{Chunk, CloseFrame, Event, Message, Outcome, State, Stats};
 /// The default chunk size of the seed server (4 MiB).
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
 
+/// The demo servers' core configuration: streaming delivery (bounded memory whatever the
+/// message size; the echo path switches to whole messages), acks every `chunk_size` bytes.
+pub fn server_config(chunk_size: u64) -> crate::Config {
+    crate::Config {
+        delivery: crate::Delivery::Chunks,
+        chunk_size: Some(chunk_size),
+        max_frame_size: u64::MAX >> 1,
+        max_message_size: u64::MAX,
+        ..crate::Config::default()
+    }
+}
+
+/// The demo clients' core configuration: whole messages, large enough for `message_size`.
+pub fn client_config(message_size: usize) -> crate::Config {
+    let d = crate::Config::default();
+    crate::Config {
+        max_message_size: d.max_message_size.max(message_size as u64),
+        max_frame_size: d.max_frame_size.max(message_size as u64),
+        ..d
+    }
+}
+
 /// The text the server sends for `n` bytes received.
 pub fn ack(n: u64) -> String {
     format!("Server got {n} bytes\n")
@@ -170,6 +192,23 @@ impl Timeline {
     /// Records `what` at `at` (time since the run started).
     pub fn log(&self, at: Duration, what: impl Into<String>) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).push((at, what.into()));
+    }
+
+    /// The demo's closing report: the timeline, the summary, the server's outcome, and the
+    /// verdict with the exit status.
+    pub fn demo_report(&self, client: &Summary, server: &str) -> (String, u8) {
+        let mut out = String::from("\nclose timeline:\n");
+        for (t, what) in self.entries() {
+            out += &format!("  {:>9.3} ms  {what}\n", t.as_secs_f64() * 1e3);
+        }
+        out += &format!("\nsummary: {}\nserver: {server}\n", client.to_json());
+        if client.passed() && server == "clean" {
+            out += "OK: every byte acknowledged, the final tally arrived after our Close, both sides closed cleanly.";
+            (out, 0)
+        } else {
+            out += "FAILED";
+            (out, 1)
+        }
     }
 
     /// Entries in time order.
@@ -357,6 +396,20 @@ impl Summary {
     /// True when the run passed: everything acknowledged and a clean close.
     pub fn passed(&self) -> bool {
         self.bytes_acked == self.bytes_sent && self.close == "clean"
+    }
+
+    /// What a client prints at the end: the JSON line, or a sentence. The exit status of the
+    /// contract: 0 only if the run passed.
+    pub fn report(&self, json: bool) -> (String, u8) {
+        let line = if json {
+            self.to_json()
+        } else {
+            format!(
+                "sent {} bytes, acknowledged {} in {} replies, {:.2} s; close: {}",
+                self.bytes_sent, self.bytes_acked, self.acks, self.elapsed_s, self.close
+            )
+        };
+        (line, if self.passed() { 0 } else { 1 })
     }
 }
 

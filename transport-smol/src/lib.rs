@@ -1,5 +1,56 @@
-//! Async transport for [`wsduplex_core`] over smol and async-net.
+//! Async transport for [`wsduplex_core`] on smol: drives the sans-IO machine over an
+//! [`async_net::TcpStream`] (or any `AsyncRead + AsyncWrite` stream, TLS included), the twin of
+//! `wsduplex-std` with the same names and shape, differing only in how it waits.
 //!
-//! Not built yet: the async-transport issue fills this crate.
+//! ```no_run
+//! use wsduplex_smol::{Config, Event, Message, connect};
+//!
+//! smol::block_on(async {
+//!     let ws = connect("ws://127.0.0.1:9000/", Config::default()).await?;
+//!     let (tx, rx) = ws.split();
+//!     let reader = smol::spawn(async move {
+//!         // Replies keep arriving after our Close, until the server's own Close.
+//!         while let Some(event) = rx.recv().await? {
+//!             if let Event::Message(Message::Text(t)) = event {
+//!                 print!("{t}");
+//!             }
+//!         }
+//!         Ok::<_, wsduplex_smol::Error>(rx.outcome())
+//!     });
+//!     for _ in 0..1024 {
+//!         tx.send_binary(vec![0u8; 128 << 10]).await?;
+//!     }
+//!     tx.close(1000, "").await?; // close-output: the reader still gets the final tally
+//!     let outcome = reader.await?;
+//!     assert!(outcome.is_some_and(|o| o.is_clean()));
+//!     Ok::<(), wsduplex_smol::Error>(())
+//! })?;
+//! # Ok::<(), wsduplex_smol::Error>(())
+//! ```
+//!
+//! **Tasks.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
+//! [`Sender`] and a [`Receiver`] for two tasks. Any future that waits drives the connection:
+//! it races the read, pending writes, the core's next deadline (an `async-io` timer) and a
+//! notification from the other half. Reading never waits on a write, so two peers streaming at
+//! each other cannot stall each other.
+//!
+//! **Cancellation.** Dropping any future of this crate at any await point loses no data and
+//! leaves the socket usable: received bytes are handed to the core in the same poll that read
+//! them (events stay queued for the next `recv`); a message is either queued whole or not at
+//! all (a queued one goes out with the next operation that writes: any send, recv or close);
+//! a partly written buffer is resumed exactly where it stopped.
+//!
+//! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
+//! read; each write is bounded by [`Config::write_timeout`]; the core refuses to queue more
+//! than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
 
-pub use wsduplex_core as core;
+pub mod demo;
+mod socket;
+
+pub use socket::{AsyncStream, Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use wsduplex_core::OsKeys;
+pub use wsduplex_core::transport::{Config, Error};
+pub use wsduplex_core::{
+    Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes, seed,
+};

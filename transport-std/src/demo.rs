@@ -12,17 +12,9 @@ use wsduplex_core::seed::{ClientArgs, CloseMode, Reaction, SeedClient, SeedServe
 
 use crate::{Config, Error, Outcome, Stream, WebSocket};
 
-/// Server configuration of the demo: streaming delivery (bounded memory whatever the message
-/// size; the echo path switches to whole messages), acks every `chunk_size` bytes.
+/// Server configuration of the demo ([`wsduplex_core::seed::server_config`]).
 pub fn server_config(chunk_size: u64) -> Config {
-    let core = wsduplex_core::Config {
-        delivery: wsduplex_core::Delivery::Chunks,
-        chunk_size: Some(chunk_size),
-        max_frame_size: u64::MAX >> 1,
-        max_message_size: u64::MAX,
-        ..wsduplex_core::Config::default()
-    };
-    Config { core, ..Config::default() }
+    Config { core: wsduplex_core::seed::server_config(chunk_size), ..Config::default() }
 }
 
 /// Serves one accepted connection: the seed server, or an echo on `/echo`.
@@ -92,9 +84,7 @@ pub fn run_client(
     timeline: Option<(&Timeline, Instant)>,
 ) -> Result<Summary, Error> {
     let start = Instant::now();
-    let mut config = Config::default();
-    config.core.max_message_size = config.core.max_message_size.max(args.message_size as u64);
-    config.core.max_frame_size = config.core.max_frame_size.max(args.message_size as u64);
+    let config = Config { core: wsduplex_core::seed::client_config(args.message_size), ..Config::default() };
     let ws = crate::connect(&args.url, config)?;
     let (tx, rx) = ws.split();
     let log = |what: String| {

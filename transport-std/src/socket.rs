@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Transmit, WsUrl,
+    Request, Response, State, Stats, Text, Transmit, WsUrl,
 };
 
 use crate::{Config, Error, OsKeys, Stream};
@@ -491,15 +491,6 @@ impl<S: Stream> Receiver<S> {
     inspecting!();
 }
 
-fn handshake_failure(outcome: Option<Outcome>) -> Error {
-    match outcome {
-        Some(Outcome::Failed(PeerError::Handshake(e))) => Error::Handshake(e),
-        Some(Outcome::TimedOut(_)) => Error::Handshake(HandshakeError::TimedOut),
-        Some(o) => Error::Closed(o),
-        None => Error::Closed(Outcome::Abnormal),
-    }
-}
-
 /// Connects to a `ws://` URL over TCP and performs the opening handshake.
 pub fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error> {
     let url = WsUrl::parse(url)?;
@@ -524,9 +515,9 @@ pub fn connect_with<S: Stream>(stream: S, request: ClientRequest, config: Config
     shared.flush()?;
     let response = shared.drive(|c| match c.poll_event() {
         Some(Event::Connected(r)) => Some(Ok(r)),
-        Some(Event::Closed(o)) => Some(Err(handshake_failure(Some(o)))),
+        Some(Event::Closed(o)) => Some(Err(Error::from_handshake(Some(o)))),
         Some(_) => None,
-        None => c.is_terminated().then(|| Err(handshake_failure(c.outcome().cloned()))),
+        None => c.is_terminated().then(|| Err(Error::from_handshake(c.outcome().cloned()))),
     })??;
     Ok(WebSocket { handle: Handle(shared), opened: Opened::Client(response) })
 }
@@ -547,9 +538,9 @@ pub fn accept_with<S: Stream>(
     let shared = Shared::new(stream, Connection::server(config.core.clone(), Instant::now()), &config)?;
     let request = shared.drive(|c| match c.poll_event() {
         Some(Event::Request(r)) => Some(Ok(r)),
-        Some(Event::Closed(o)) => Some(Err(handshake_failure(Some(o)))),
+        Some(Event::Closed(o)) => Some(Err(Error::from_handshake(Some(o)))),
         Some(_) => None,
-        None => c.is_terminated().then(|| Err(handshake_failure(c.outcome().cloned()))),
+        None => c.is_terminated().then(|| Err(Error::from_handshake(c.outcome().cloned()))),
     });
     let request = match request {
         Ok(Ok(r)) => r,

@@ -4,8 +4,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use wsduplex_core::KeySource;
-
 /// A duplex byte stream that one thread can read while another writes.
 ///
 /// Implemented for [`TcpStream`] and (on Unix) `UnixStream`. A TLS stream plugs in by
@@ -68,38 +66,5 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         send_nonblocking(socket2::SockRef::from(&*self), buf)
-    }
-}
-
-/// Mask keys and handshake nonces from the operating system's generator (RFC 6455 §10.3
-/// wants keys the application cannot predict), fetched 256 bytes at a time.
-#[derive(Debug)]
-pub struct OsKeys {
-    pool: [u8; 256],
-    used: usize,
-}
-
-impl Default for OsKeys {
-    fn default() -> Self {
-        OsKeys { pool: [0; 256], used: 256 }
-    }
-}
-
-impl KeySource for OsKeys {
-    fn fill(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            if self.used == self.pool.len() {
-                if getrandom::fill(&mut self.pool).is_err() {
-                    // No OS generator (practically impossible on supported systems): derive
-                    // from the clock and an address rather than fail the connection.
-                    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-                    let mut seeded = wsduplex_core::SeededKeys::new(t.as_nanos() as u64 ^ (self as *const _ as u64));
-                    seeded.fill(&mut self.pool);
-                }
-                self.used = 0;
-            }
-            *b = self.pool[self.used];
-            self.used += 1;
-        }
     }
 }

@@ -17,15 +17,9 @@ fn main() -> ExitCode {
     };
     match demo::run_client(&args, !args.json, None) {
         Ok(summary) => {
-            if args.json {
-                println!("{}", summary.to_json());
-            } else {
-                println!(
-                    "sent {} bytes, acknowledged {} in {} replies, {:.2} s; close: {}",
-                    summary.bytes_sent, summary.bytes_acked, summary.acks, summary.elapsed_s, summary.close
-                );
-            }
-            if summary.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            let (line, status) = summary.report(args.json);
+            println!("{line}");
+            ExitCode::from(status)
         }
         Err(e) => {
             eprintln!("blocking-client: {e}");

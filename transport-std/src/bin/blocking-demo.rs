@@ -36,31 +36,16 @@ fn main() -> ExitCode {
     );
     let summary = demo::run_client(&args, true, Some((&timeline, start)));
     let server = server.join().map_err(|_| "server thread panicked".to_owned());
-    println!("\nclose timeline:");
-    for (t, what) in timeline.entries() {
-        println!("  {:>9.3} ms  {what}", t.as_secs_f64() * 1e3);
-    }
-    let server_ok = matches!(&server, Ok(Ok(o)) if o.is_clean());
+    let server = match &server {
+        Ok(Ok(o)) => o.to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.clone(),
+    };
     match summary {
         Ok(s) => {
-            println!("\nsummary: {}", s.to_json());
-            println!(
-                "server: {}",
-                match &server {
-                    Ok(Ok(o)) => o.to_string(),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.clone(),
-                }
-            );
-            if s.passed() && server_ok {
-                println!(
-                    "OK: every byte acknowledged, the final tally arrived after our Close, both sides closed cleanly."
-                );
-                ExitCode::SUCCESS
-            } else {
-                println!("FAILED");
-                ExitCode::from(1)
-            }
+            let (report, status) = timeline.demo_report(&s, &server);
+            println!("{report}");
+            ExitCode::from(status)
         }
         Err(e) => {
             eprintln!("blocking-demo: client: {e}");

@@ -1,0 +1,178 @@
+//! The seed demo over the async transport, as the `async-*` binaries run it. The protocol
+//! and the bookkeeping are [`wsduplex_core::seed`]; this module only does the waiting.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_net::TcpListener;
+use wsduplex_core::seed::{ClientArgs, CloseMode, Reaction, SeedClient, SeedServer, Summary, Timeline};
+
+use crate::{Config, Error, Outcome, WebSocket, socket::AsyncStream};
+
+/// Runs `f` on an executor served by one thread per core (the calling thread included); the
+/// helper threads stop when `f`'s task is done.
+pub fn block_on_all_cores<T>(f: impl FnOnce(Arc<smol::Executor<'static>>) -> smol::Task<T>) -> T {
+    let ex = Arc::new(smol::Executor::new());
+    let stop = Arc::new((AtomicBool::new(false), event_listener::Event::new()));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let helpers: Vec<_> = (1..threads)
+        .map(|_| {
+            let (ex, stop) = (ex.clone(), stop.clone());
+            std::thread::spawn(move || {
+                smol::block_on(ex.run(async {
+                    loop {
+                        // Listen before checking the flag, so the notification cannot be missed.
+                        let stopped = stop.1.listen();
+                        if stop.0.load(Ordering::Acquire) {
+                            break;
+                        }
+                        stopped.await;
+                    }
+                }))
+            })
+        })
+        .collect();
+    let task = f(ex.clone());
+    let out = smol::block_on(ex.run(task));
+    stop.0.store(true, Ordering::Release);
+    stop.1.notify(usize::MAX);
+    for h in helpers {
+        let _ = h.join();
+    }
+    out
+}
+
+/// Server configuration of the demo ([`wsduplex_core::seed::server_config`]).
+pub fn server_config(chunk_size: u64) -> Config {
+    Config { core: wsduplex_core::seed::server_config(chunk_size), ..Config::default() }
+}
+
+/// Serves one accepted connection: the seed server, or an echo on `/echo`.
+pub async fn serve<S: AsyncStream>(
+    ws: WebSocket<S>,
+    chunk_size: u64,
+    timeline: Option<(&Timeline, Instant)>,
+) -> Result<Outcome, Error> {
+    let path = ws.request().map_or("/", |r| r.path.as_str()).to_owned();
+    let mut app = SeedServer::new(&path, chunk_size);
+    if app.is_echo() {
+        // Echo whole messages: a streaming echo would write back while a single-task peer is
+        // still writing, and both would wait.
+        ws.set_delivery(wsduplex_core::Delivery::Messages);
+    }
+    let log = |what: String| {
+        if let Some((t, start)) = timeline {
+            t.log(start.elapsed(), what);
+        }
+    };
+    while let Some(event) = ws.recv().await? {
+        if let Some(line) = Timeline::describe_server(&event, ws.state()) {
+            log(line);
+        }
+        for reaction in app.on_event(&event) {
+            if let Some(line) = Timeline::describe_reaction(&event, &reaction, ws.state()) {
+                log(line);
+            }
+            match reaction {
+                Reaction::Send(m) => ws.send(m).await?,
+                Reaction::Fragment(c) => ws.send_fragment(c.kind, c.data, c.end_of_message).await?,
+                Reaction::Close(f) => ws.close(f.code, &f.reason).await?,
+            }
+        }
+    }
+    log("server: TCP released".into());
+    ws.outcome().ok_or(Error::Closed(Outcome::Abnormal))
+}
+
+/// Accepts forever, one task per connection, on the given executor.
+pub async fn serve_forever(ex: Arc<smol::Executor<'static>>, listener: TcpListener, chunk_size: u64) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                // Out of file descriptors and the like: back off instead of spinning.
+                async_io::Timer::after(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        ex.spawn(async move {
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            let result = match crate::accept(stream, server_config(chunk_size)).await {
+                Ok(ws) => serve(ws, chunk_size, None).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(o) if o.is_clean() => {}
+                Ok(o) => eprintln!("{peer}: {o}"),
+                Err(e) => eprintln!("{peer}: {e}"),
+            }
+        })
+        .detach();
+    }
+}
+
+/// Runs the seed client: streams in this task while another reads replies, closes as chosen,
+/// reads until the server's Close. `print_replies` echoes each ack to stdout.
+pub async fn run_client(
+    ex: &smol::Executor<'static>,
+    args: &ClientArgs,
+    print_replies: bool,
+    timeline: Option<(&Timeline, Instant)>,
+) -> Result<Summary, Error> {
+    let start = Instant::now();
+    let config = Config { core: wsduplex_core::seed::client_config(args.message_size), ..Config::default() };
+    let ws = crate::connect(&args.url, config).await?;
+    let (tx, rx) = ws.split();
+    let log = |what: String| {
+        if let Some((t, s)) = timeline {
+            t.log(s.elapsed(), what);
+        }
+    };
+    let mut client = SeedClient::new(args.echo, args.message_size);
+    let sending = client.clone();
+    let reader_timeline = timeline.map(|(t, s)| (t.clone(), s));
+    let close_sent = Arc::new(AtomicBool::new(false));
+    let reader_close_sent = close_sent.clone();
+    let reader = ex.spawn(async move {
+        while let Some(event) = rx.recv().await? {
+            let after_close = reader_close_sent.load(Ordering::Acquire);
+            if let (Some((t, s)), Some(line)) = (&reader_timeline, Timeline::describe_client(&event, after_close)) {
+                t.log(s.elapsed(), line);
+            }
+            if let Some(reply) = client.on_event(&event) {
+                if print_replies {
+                    print!("{reply}");
+                }
+            }
+        }
+        if let Some((t, s)) = &reader_timeline {
+            t.log(s.elapsed(), "client: TCP released");
+        }
+        Ok::<_, Error>(client)
+    });
+
+    let mut send_error = None;
+    for i in 0..args.messages {
+        if let Err(e) = tx.send_binary(sending.message(i)).await {
+            send_error = Some(e.to_string());
+            break;
+        }
+    }
+    if send_error.is_none() {
+        log(format!("client: {} messages sent; close-{:?}", args.messages, args.close).to_lowercase());
+        let r = match args.close {
+            CloseMode::Output => tx.close(1000, "").await.inspect(|()| close_sent.store(true, Ordering::Release)),
+            CloseMode::Wait => {
+                // close_and_wait returns only at the end; its Close is written right away.
+                close_sent.store(true, Ordering::Release);
+                tx.close_and_wait(1000, "").await.map(drop)
+            }
+        };
+        log(format!("client: Close sent -> {:?}", tx.state()));
+        send_error = r.err().map(|e| e.to_string());
+    }
+    let client = reader.await?;
+    Ok(client.summary(tx.stats(), tx.outcome().as_ref(), start.elapsed(), send_error))
+}

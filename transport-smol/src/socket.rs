@@ -1,0 +1,600 @@
+//! The async socket: the core behind a (never awaited-across) mutex, async locks for the read
+//! and write halves, and a notification for whoever waits while another task reads.
+
+use std::io::{self, ErrorKind};
+use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use async_lock::Mutex;
+use async_net::TcpStream;
+use bytes::Bytes;
+use event_listener::Event as Notify;
+use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use wsduplex_core::{
+    Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, OsKeys, Outcome,
+    Request, Response, State, Stats, Text, Transmit, WsUrl,
+};
+
+use crate::{Config, Error};
+
+/// What a stream must be: readable and writable from two tasks through `io::split`.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
+
+struct ReadSide<S> {
+    stream: ReadHalf<S>,
+    buf: Vec<u8>,
+    /// The read direction is finished (EOF or error): nobody reads again.
+    done: bool,
+}
+
+struct WriteSide<S> {
+    stream: WriteHalf<S>,
+    /// A buffer handed out by the core and not completely written yet, with how much was.
+    pending: Option<(Bytes, usize)>,
+    closed: bool,
+}
+
+struct Shared<S> {
+    conn: SyncMutex<Connection>,
+    changed: Notify,
+    reader: Mutex<ReadSide<S>>,
+    writer: Mutex<WriteSide<S>>,
+    write_timeout: Duration,
+}
+
+enum Woke {
+    Read(io::Result<usize>),
+    Wrote(io::Result<()>),
+    Timer,
+    Changed,
+}
+
+impl<S: AsyncStream> Shared<S> {
+    fn new(stream: S, conn: Connection, config: &Config) -> Arc<Self> {
+        let (r, w) = futures_lite::io::split(stream);
+        Arc::new(Shared {
+            conn: SyncMutex::new(conn),
+            changed: Notify::new(),
+            reader: Mutex::new(ReadSide { stream: r, buf: vec![0; config.read_buffer_size.max(1)], done: false }),
+            writer: Mutex::new(WriteSide { stream: w, pending: None, closed: false }),
+            write_timeout: config.write_timeout,
+        })
+    }
+
+    fn conn(&self) -> SyncGuard<'_, Connection> {
+        // A panic in another task must not take this connection down with it.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn notify(&self) {
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Writes the core's output in order. Progress is recorded after every write, so a future
+    /// dropped here loses nothing: the next writer resumes at the same byte. `timeout` bounds
+    /// each write that makes no progress.
+    async fn write_out(&self, w: &mut WriteSide<S>, timeout: Option<Duration>) -> io::Result<()> {
+        loop {
+            let WriteSide { stream, pending, closed } = w;
+            if let Some((b, at)) = pending {
+                while *at < b.len() {
+                    let write = stream.write(&b[*at..]);
+                    let n = match timeout {
+                        Some(t) => {
+                            let expire = async {
+                                Timer::after(t).await;
+                                Err(io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read"))
+                            };
+                            future::or(write, expire).await?
+                        }
+                        None => write.await?,
+                    };
+                    if n == 0 {
+                        return Err(ErrorKind::WriteZero.into());
+                    }
+                    *at += n;
+                }
+                *pending = None;
+            }
+            let next = self.conn().poll_transmit();
+            match next {
+                None => return stream.flush().await,
+                Some(Transmit::Bytes(b)) => *pending = Some((b, 0)),
+                Some(Transmit::ShutdownWrite | Transmit::Disconnect) => {
+                    if !*closed {
+                        // Half-close: FIN after everything written. The socket itself is
+                        // released when the last handle is dropped.
+                        let _ = stream.close().await;
+                        *closed = true;
+                    }
+                    self.notify();
+                }
+            }
+        }
+    }
+
+    /// Writes all queued output, waiting (each write bounded by the write timeout) on a slow
+    /// peer. Application calls (sends, closes) use it.
+    async fn flush(&self) -> Result<(), Error> {
+        loop {
+            let mut w = self.writer.lock().await;
+            if let Err(e) = self.write_out(&mut w, Some(self.write_timeout)).await {
+                return Err(self.write_failed(&mut w, e));
+            }
+            drop(w);
+            self.notify();
+            if !self.conn().has_transmit() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes what goes without waiting, unless another task is writing.
+    async fn try_flush(&self) -> Result<(), Error> {
+        if let Some(mut w) = self.writer.try_lock() {
+            if let Some(Err(e)) = future::poll_once(self.write_out(&mut w, None)).await {
+                return Err(self.write_failed(&mut w, e));
+            }
+            self.notify();
+        }
+        Ok(())
+    }
+
+    /// A write failed: the stream is unusable. A reset peer is the end of the input; a peer
+    /// that stopped reading past the write timeout is given up on.
+    fn write_failed(&self, w: &mut WriteSide<S>, e: io::Error) -> Error {
+        {
+            let mut c = self.conn();
+            if e.kind() == ErrorKind::TimedOut {
+                c.abort();
+            } else {
+                c.handle_eof(Instant::now());
+            }
+            while c.poll_transmit().is_some() {}
+        }
+        w.pending = None;
+        w.closed = true;
+        self.notify();
+        Error::Io(e)
+    }
+
+    /// Drives the connection until `ready` returns a value. Each round races the read (when
+    /// no other task reads), pending writes (when no other task writes), the core's next
+    /// deadline and a notification from another task.
+    async fn drive<T>(&self, mut ready: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, Error> {
+        loop {
+            let changed = self.changed.listen();
+            let state = {
+                let mut c = self.conn();
+                ready(&mut c).ok_or_else(|| (c.poll_timeout(), c.has_transmit()))
+            };
+            let (deadline, has_output) = match state {
+                Ok(t) => {
+                    self.try_flush().await?;
+                    return Ok(t);
+                }
+                Err(waiting) => waiting,
+            };
+            let mut reader = self.reader.try_lock().filter(|r| !r.done);
+            let mut writer = self.writer.try_lock().filter(|w| has_output || w.pending.is_some());
+            let woke = {
+                let read = async {
+                    match reader.as_mut() {
+                        Some(r) => {
+                            let ReadSide { stream, buf, .. } = &mut **r;
+                            Woke::Read(stream.read(buf).await)
+                        }
+                        None => future::pending().await,
+                    }
+                };
+                let write = async {
+                    match writer.as_mut() {
+                        Some(w) => Woke::Wrote(self.write_out(w, None).await),
+                        None => future::pending().await,
+                    }
+                };
+                let timer = async {
+                    match deadline {
+                        Some(d) => {
+                            Timer::at(d).await;
+                            Woke::Timer
+                        }
+                        None => future::pending().await,
+                    }
+                };
+                let changed = async {
+                    changed.await;
+                    Woke::Changed
+                };
+                future::or(read, future::or(write, future::or(timer, changed))).await
+            };
+            let now = Instant::now();
+            match woke {
+                Woke::Read(res) => {
+                    let Some(r) = reader.as_mut() else { continue };
+                    let mut c = self.conn();
+                    match res {
+                        Ok(0) => {
+                            r.done = true;
+                            c.handle_eof(now);
+                        }
+                        Ok(n) => c.handle_input(now, &r.buf[..n]),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            // Reset or similar: the input is over.
+                            r.done = true;
+                            c.handle_eof(now);
+                        }
+                    }
+                }
+                Woke::Wrote(Err(e)) => {
+                    if let Some(w) = writer.as_mut() {
+                        return Err(self.write_failed(w, e));
+                    }
+                }
+                Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => {}
+            }
+            drop(reader);
+            drop(writer);
+            {
+                let mut c = self.conn();
+                if c.poll_timeout().is_some_and(|d| d <= now) {
+                    c.handle_timeout(now);
+                }
+            }
+            self.notify();
+        }
+    }
+}
+
+/// Operations shared by the socket and its halves.
+struct Handle<S>(Arc<Shared<S>>);
+
+impl<S> Clone for Handle<S> {
+    fn clone(&self) -> Self {
+        Handle(self.0.clone())
+    }
+}
+
+impl<S: AsyncStream> Handle<S> {
+    /// Queues with `op` (waiting while the outgoing buffer is full), then writes.
+    async fn send_with(
+        &self,
+        mut op: impl FnMut(&mut Connection) -> Result<(), wsduplex_core::LocalError>,
+    ) -> Result<(), Error> {
+        loop {
+            let r = op(&mut self.0.conn());
+            match r {
+                Ok(()) => {
+                    self.0.notify();
+                    return self.0.flush().await;
+                }
+                Err(wsduplex_core::LocalError::SendBufferFull { .. }) => self.0.flush().await?,
+                Err(e) => return Err(self.closed_or(e)),
+            }
+        }
+    }
+
+    /// A send refused because the connection ended reports how it ended.
+    fn closed_or(&self, e: wsduplex_core::LocalError) -> Error {
+        match (&e, self.0.conn().outcome()) {
+            (wsduplex_core::LocalError::NotOpen(State::Closed), Some(o)) if !o.is_clean() => Error::Closed(o.clone()),
+            _ => Error::Local(e),
+        }
+    }
+
+    async fn send(&self, message: Message) -> Result<(), Error> {
+        self.send_with(|c| c.send(message.clone())).await
+    }
+
+    async fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
+        self.send_with(|c| c.send_fragment(kind, data.clone(), end_of_message)).await
+    }
+
+    async fn ping(&self, payload: Bytes) -> Result<(), Error> {
+        self.send_with(|c| c.ping(payload.clone())).await
+    }
+
+    async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame::new(code, reason);
+        self.0.conn().close(Instant::now(), frame).map_err(|e| self.closed_or(e))?;
+        self.0.notify();
+        self.0.flush().await
+    }
+
+    async fn wait_closed(&self) -> Result<Outcome, Error> {
+        // Bounded: the core's close timeout, reply deadline and EOF wait all end in Closed and
+        // then Disconnect.
+        self.0.drive(|c| c.is_terminated().then(|| c.outcome().cloned())).await?.ok_or(Error::Closed(Outcome::Aborted))
+    }
+
+    async fn close_and_wait(&self, code: u16, reason: &str) -> Result<Outcome, Error> {
+        self.close(code, reason).await?;
+        self.wait_closed().await
+    }
+
+    async fn abort(&self) {
+        self.0.conn().abort();
+        if let Some(mut w) = self.0.writer.try_lock() {
+            // Abandon a half-written frame: nothing more goes out after an abort.
+            w.pending = None;
+        }
+        let _ = self.0.try_flush().await;
+        self.0.notify();
+    }
+
+    async fn recv(&self) -> Result<Option<Event>, Error> {
+        self.0
+            .drive(|c| match c.poll_event() {
+                Some(e) => Some(Some(e)),
+                None => c.is_terminated().then_some(None),
+            })
+            .await
+    }
+
+    async fn recv_message(&self) -> Result<Option<Message>, Error> {
+        loop {
+            match self.recv().await? {
+                Some(Event::Message(m)) => return Ok(Some(m)),
+                Some(Event::Closed(o)) if !o.is_clean() => return Err(Error::Closed(o)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn set_delivery(&self, delivery: Delivery) {
+        self.0.conn().set_delivery(delivery)
+    }
+
+    fn state(&self) -> State {
+        self.0.conn().state()
+    }
+
+    fn stats(&self) -> Stats {
+        self.0.conn().stats()
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        self.0.conn().outcome().cloned()
+    }
+}
+
+/// What the opening handshake settled.
+#[derive(Debug, Clone)]
+enum Opened {
+    Client(Response),
+    Server(Request),
+}
+
+/// A WebSocket connection owned by one task at a time. [`WebSocket::split`] it to send and
+/// receive from two tasks.
+pub struct WebSocket<S: AsyncStream = TcpStream> {
+    handle: Handle<S>,
+    opened: Opened,
+}
+
+/// The sending half of a split [`WebSocket`].
+pub struct Sender<S: AsyncStream = TcpStream> {
+    handle: Handle<S>,
+}
+
+/// The receiving half of a split [`WebSocket`].
+pub struct Receiver<S: AsyncStream = TcpStream> {
+    handle: Handle<S>,
+}
+
+macro_rules! sending {
+    () => {
+        /// Sends a whole message; waits while the outgoing buffer is full.
+        pub async fn send(&self, message: Message) -> Result<(), Error> {
+            self.handle.send(message).await
+        }
+
+        /// Sends a text message.
+        pub async fn send_text(&self, text: impl Into<Text>) -> Result<(), Error> {
+            self.handle.send(Message::Text(text.into())).await
+        }
+
+        /// Sends a binary message.
+        pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+            self.handle.send(Message::Binary(data.into())).await
+        }
+
+        /// Sends part of a message; `end_of_message` finishes it.
+        pub async fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
+            self.handle.send_fragment(kind, data, end_of_message).await
+        }
+
+        /// Sends a ping.
+        pub async fn ping(&self, payload: Bytes) -> Result<(), Error> {
+            self.handle.ping(payload).await
+        }
+
+        /// Close-output: sends our Close and returns. Receiving goes on until the peer's Close;
+        /// from `CloseReceived` this is our reply.
+        pub async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+            self.handle.close(code, reason).await
+        }
+
+        /// Close-output, then waits until the connection is closed and released (bounded by
+        /// the close timeout and the EOF wait). Events that arrive meanwhile stay queued for
+        /// `recv`.
+        pub async fn close_and_wait(&self, code: u16, reason: &str) -> Result<Outcome, Error> {
+            self.handle.close_and_wait(code, reason).await
+        }
+
+        /// Gives up: no Close frame, the connection is dropped at once.
+        pub async fn abort(&self) {
+            self.handle.abort().await
+        }
+    };
+}
+
+macro_rules! receiving {
+    () => {
+        /// The next event: messages (or chunks), pings, pongs, chunk boundaries, the peer's
+        /// Close, and finally [`Event::Closed`]. `None` once the connection is released.
+        pub async fn recv(&self) -> Result<Option<Event>, Error> {
+            self.handle.recv().await
+        }
+
+        /// Whole messages or streaming chunks, from the next message on.
+        pub fn set_delivery(&self, delivery: Delivery) {
+            self.handle.set_delivery(delivery)
+        }
+
+        /// The next data message, skipping other events. `Ok(None)` after a clean close;
+        /// [`Error::Closed`] if the connection ended otherwise.
+        pub async fn recv_message(&self) -> Result<Option<Message>, Error> {
+            self.handle.recv_message().await
+        }
+    };
+}
+
+macro_rules! inspecting {
+    () => {
+        /// The close-handshake state.
+        pub fn state(&self) -> State {
+            self.handle.state()
+        }
+
+        /// Per-direction counts.
+        pub fn stats(&self) -> Stats {
+            self.handle.stats()
+        }
+
+        /// How the connection ended, once it has.
+        pub fn outcome(&self) -> Option<Outcome> {
+            self.handle.outcome()
+        }
+    };
+}
+
+impl<S: AsyncStream> WebSocket<S> {
+    sending!();
+    receiving!();
+    inspecting!();
+
+    /// Splits into a sending and a receiving half for two tasks.
+    pub fn split(self) -> (Sender<S>, Receiver<S>) {
+        (Sender { handle: self.handle.clone() }, Receiver { handle: self.handle })
+    }
+
+    /// Client: the server's response.
+    pub fn response(&self) -> Option<&Response> {
+        match &self.opened {
+            Opened::Client(r) => Some(r),
+            Opened::Server(_) => None,
+        }
+    }
+
+    /// Server: the client's request.
+    pub fn request(&self) -> Option<&Request> {
+        match &self.opened {
+            Opened::Server(r) => Some(r),
+            Opened::Client(_) => None,
+        }
+    }
+}
+
+impl<S: AsyncStream> Sender<S> {
+    sending!();
+    inspecting!();
+}
+
+impl<S: AsyncStream> Receiver<S> {
+    receiving!();
+    inspecting!();
+
+    /// The events as a `futures_core::Stream`, ending when the connection is released.
+    pub fn into_stream(self) -> impl futures_core::Stream<Item = Result<Event, Error>> {
+        futures_lite::stream::unfold(Some(self), |rx| async move {
+            let rx = rx?;
+            match rx.recv().await {
+                Ok(Some(e)) => Some((Ok(e), Some(rx))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+}
+
+/// Connects to a `ws://` URL over TCP and performs the opening handshake.
+pub async fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    let url = WsUrl::parse(url)?;
+    let connect = TcpStream::connect(url.address.as_str());
+    let expire = async {
+        Timer::after(config.connect_timeout).await;
+        Err(io::Error::new(ErrorKind::TimedOut, "connect timed out"))
+    };
+    let stream = future::or(connect, expire).await?;
+    stream.set_nodelay(true)?;
+    connect_with(stream, url.request(), config).await
+}
+
+/// Performs the client's opening handshake over a stream the caller connected (TLS, a Unix
+/// socket, a proxy tunnel ...).
+pub async fn connect_with<S: AsyncStream>(
+    stream: S,
+    request: ClientRequest,
+    config: Config,
+) -> Result<WebSocket<S>, Error> {
+    let conn = Connection::client(config.core.clone(), request, OsKeys::default(), Instant::now())?;
+    let shared = Shared::new(stream, conn, &config);
+    shared.flush().await?;
+    let response = shared
+        .drive(|c| match c.poll_event() {
+            Some(Event::Connected(r)) => Some(Ok(r)),
+            Some(Event::Closed(o)) => Some(Err(Error::from_handshake(Some(o)))),
+            Some(_) => None,
+            None => c.is_terminated().then(|| Err(Error::from_handshake(c.outcome().cloned()))),
+        })
+        .await??;
+    Ok(WebSocket { handle: Handle(shared), opened: Opened::Client(response) })
+}
+
+/// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request.
+pub async fn accept(stream: TcpStream, config: Config) -> Result<WebSocket<TcpStream>, Error> {
+    stream.set_nodelay(true)?;
+    accept_with(stream, config, |_| Ok(Accept::default())).await
+}
+
+/// Accepts a WebSocket on a stream; `decide` sees the request and chooses a subprotocol and
+/// headers, or rejects with an HTTP status.
+pub async fn accept_with<S: AsyncStream>(
+    stream: S,
+    config: Config,
+    decide: impl FnOnce(&Request) -> Result<Accept, u16>,
+) -> Result<WebSocket<S>, Error> {
+    let shared = Shared::new(stream, Connection::server(config.core.clone(), Instant::now()), &config);
+    let request = shared
+        .drive(|c| match c.poll_event() {
+            Some(Event::Request(r)) => Some(Ok(r)),
+            Some(Event::Closed(o)) => Some(Err(Error::from_handshake(Some(o)))),
+            Some(_) => None,
+            None => c.is_terminated().then(|| Err(Error::from_handshake(c.outcome().cloned()))),
+        })
+        .await;
+    let request = match request {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) | Err(e) => {
+            let _ = shared.flush().await;
+            return Err(e);
+        }
+    };
+    let now = Instant::now();
+    let result = match decide(&request) {
+        Ok(accept) => shared.conn().accept(now, accept).map_err(Error::Local),
+        Err(status) => {
+            let r = shared.conn().reject(now, status);
+            r.map_err(Error::Local).and(Err(Error::Handshake(HandshakeError::Rejected(status))))
+        }
+    };
+    shared.flush().await?;
+    result?;
+    Ok(WebSocket { handle: Handle(shared), opened: Opened::Server(request) })
+}
