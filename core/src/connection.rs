@@ -72,7 +72,7 @@ pub enum Transmit {
 }
 
 /// Queued output. Large payloads stay the caller's `Bytes` (masked only when handed out).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Segment {
     Bytes(Bytes),
     Masked { data: Bytes, key: [u8; 4] },
@@ -80,7 +80,7 @@ enum Segment {
     Disconnect,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Handshake {
     Done,
     ClientAwaiting { key: String, offered: Vec<String> },
@@ -97,7 +97,7 @@ enum Rx {
 }
 
 /// The data message being received.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Incoming {
     kind: DataKind,
     /// Delivered in chunks (the delivery mode when the message began).
@@ -108,13 +108,13 @@ struct Incoming {
 }
 
 /// The fragmented message being sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Outgoing {
     kind: DataKind,
     utf8: Utf8Validator,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Timers {
     handshake: Option<Instant>,
     close: Option<Instant>,
@@ -257,6 +257,46 @@ impl Connection {
     /// A server whose handshake was done elsewhere: starts `Open`.
     pub fn server_established(config: Config, now: Instant) -> Self {
         Connection::new(Role::Server, config, None, State::Open, now)
+    }
+
+    /// A copy of this connection in its current state, if its key source can be copied
+    /// ([`KeySource::try_clone`]; servers have none). For model checking and tests that
+    /// explore several futures of one connection.
+    pub fn try_clone(&self) -> Option<Connection> {
+        let keys = match &self.keys {
+            Some(k) => Some(k.try_clone()?),
+            None => None,
+        };
+        Some(Connection {
+            role: self.role,
+            config: self.config.clone(),
+            keys,
+            state: self.state,
+            handshake: self.handshake.clone(),
+            now: self.now,
+            rbuf: self.rbuf.clone(),
+            rx: self.rx,
+            incoming: self.incoming.clone(),
+            carry: self.carry.clone(),
+            delivered: self.delivered,
+            read_eof: self.read_eof,
+            out: self.out.clone(),
+            staging: self.staging.clone(),
+            buffered: self.buffered,
+            outgoing: self.outgoing.clone(),
+            pending_pongs: self.pending_pongs.clone(),
+            pending_failure: self.pending_failure.clone(),
+            pings_sent: self.pings_sent,
+            sent_close: self.sent_close.clone(),
+            received_close: self.received_close.clone(),
+            outcome: self.outcome.clone(),
+            lingering: self.lingering,
+            terminated: self.terminated,
+            timers: self.timers.clone(),
+            events: self.events.clone(),
+            stats: self.stats,
+            chunking: self.chunking.clone(),
+        })
     }
 
     /// Our role.

@@ -9,6 +9,12 @@
 pub trait KeySource {
     /// Fills `dest` with fresh bytes.
     fn fill(&mut self, dest: &mut [u8]);
+
+    /// A copy that continues the same sequence, for sources that can be copied (deterministic
+    /// ones). Lets [`crate::Connection::try_clone`] copy a client.
+    fn try_clone(&self) -> Option<Box<dyn KeySource + Send>> {
+        None
+    }
 }
 
 impl<F: FnMut(&mut [u8])> KeySource for F {
@@ -43,6 +49,10 @@ impl KeySource for SeededKeys {
             let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
+    }
+
+    fn try_clone(&self) -> Option<Box<dyn KeySource + Send>> {
+        Some(Box::new(self.clone()))
     }
 }
 
