@@ -736,6 +736,9 @@ impl Connection {
             }
             match self.rx {
                 Rx::Header => {
+                    if let Some(e) = frame::early_violation(&self.rbuf, self.role == Role::Server) {
+                        return Err(e);
+                    }
                     let Some((h, n)) = frame::parse_header(&self.rbuf)? else {
                         return Ok(());
                     };

@@ -59,6 +59,32 @@ pub(crate) struct Header {
     pub(crate) len: u64,
 }
 
+/// Violations visible in the first two bytes of a header (RFC 6455 §5.2, §5.1, §5.5): reported
+/// as soon as those bytes arrive, not when the rest of the header does. A peer that sends
+/// `FF FF` must not keep us waiting for eight length bytes it will never send.
+pub(crate) fn early_violation(buf: &[u8], expect_masked: bool) -> Option<PeerError> {
+    let &b0 = buf.first()?;
+    let rsv = (b0 >> 4) & 0x7;
+    if rsv != 0 {
+        return Some(PeerError::ReservedBits(rsv));
+    }
+    let op = b0 & 0x0F;
+    if !matches!(op, 0x0 | 0x1 | 0x2 | 0x8 | 0x9 | 0xA) {
+        return Some(PeerError::UnknownOpcode(op));
+    }
+    let control = op & 0x8 != 0;
+    if control && b0 & 0x80 == 0 {
+        return Some(PeerError::FragmentedControl);
+    }
+    let &b1 = buf.get(1)?;
+    match (expect_masked, b1 & 0x80 != 0) {
+        (true, false) => return Some(PeerError::UnmaskedFrame),
+        (false, true) => return Some(PeerError::MaskedFrame),
+        _ => {}
+    }
+    None
+}
+
 /// Parses one header from the front of `buf`. `Ok(None)`: not enough bytes yet. On success,
 /// also returns the header's length on the wire.
 pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<(Header, usize)>, PeerError> {

@@ -173,6 +173,27 @@ fn control_frames_interleave_inside_fragmented_messages() {
 }
 
 #[test]
+fn violations_in_the_first_two_bytes_fail_before_the_header_is_complete() {
+    // RFC 6455 §5.2: a peer that sends FF FF (reserved bits, a 64-bit length to follow) must
+    // not keep us waiting for a header it will never finish.
+    let cases: Vec<(Vec<u8>, PeerError)> = vec![
+        (vec![0xFF], PeerError::ReservedBits(7)),
+        (vec![0x83], PeerError::UnknownOpcode(3)),
+        (vec![0x09], PeerError::FragmentedControl),
+        (vec![0x81, 0x7F], PeerError::UnmaskedFrame),
+    ];
+    for (bytes, err) in cases {
+        assert_eq!(expect_fail(&bytes, 1002), err, "{bytes:02x?}");
+    }
+    let now = Instant::now();
+    let mut c = Connection::client_established(Config::default(), SeededKeys::new(1), now);
+    c.handle_input(now, &[0x82, 0x80]);
+    assert!(matches!(c.outcome(), Some(Outcome::Failed(PeerError::MaskedFrame))));
+    // A valid prefix waits.
+    assert!(server_fed(Config::default(), &[0x82, 0xFF, 0, 0]).conn.outcome().is_none());
+}
+
+#[test]
 fn lengths_and_limits() {
     // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
     let mut huge = vec![0x82, 0xFF];

@@ -65,7 +65,14 @@ fn tungstenite_reads(wire: &[u8]) -> (Vec<(bool, Bytes)>, End) {
 /// `wire` with its last frame's payload completed (zeros), if it ends inside one.
 fn complete_last_frame(wire: &[u8]) -> Option<Vec<u8>> {
     let mut at = 0;
+    let mut wire = wire.to_vec();
     while at < wire.len() {
+        // An unfinished header (we may fail on its first two bytes) is finished with zeros.
+        while wire.len() - at < 14
+            && matches!(tungstenite::protocol::frame::FrameHeader::parse(&mut Cursor::new(&wire[at..])), Ok(None))
+        {
+            wire.push(0);
+        }
         let mut cur = Cursor::new(&wire[at..]);
         let (_, len) = tungstenite::protocol::frame::FrameHeader::parse(&mut cur).ok()??;
         let end = at + cur.position() as usize + usize::try_from(len).ok()?;
@@ -74,13 +81,13 @@ fn complete_last_frame(wire: &[u8]) -> Option<Vec<u8>> {
             if missing > 16 << 20 {
                 return None;
             }
-            let mut padded = wire.to_vec();
-            padded.resize(end, 0);
-            return Some(padded);
+            wire.resize(end, 0);
+            return Some(wire);
         }
         at = end;
     }
-    None
+    // The header was all that was missing.
+    Some(wire)
 }
 
 fn we_read(wire: &[u8]) -> (Vec<(bool, Bytes)>, End, bool) {

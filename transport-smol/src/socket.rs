@@ -300,7 +300,9 @@ impl<S: AsyncStream> Handle<S> {
 
     async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
         let frame = CloseFrame::new(code, reason);
-        self.0.conn().close(Instant::now(), frame).map_err(|e| self.closed_or(e))?;
+        // Bind the result first: the guard must be gone before `closed_or` locks again.
+        let result = self.0.conn().close(Instant::now(), frame);
+        result.map_err(|e| self.closed_or(e))?;
         self.0.notify();
         self.0.flush().await
     }

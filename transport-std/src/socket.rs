@@ -115,6 +115,11 @@ impl<S: Stream> Shared<S> {
                         Ok(n) => *at += n,
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(e) if !blocking && e.kind() == ErrorKind::WouldBlock => break,
+                        // An expired write timeout surfaces as EAGAIN on Linux: say what it is.
+                        Err(e) if blocking && e.kind() == ErrorKind::WouldBlock => {
+                            failure =
+                                Some(io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read"))
+                        }
                         Err(e) => failure = Some(e),
                     }
                     if failure.is_some() {
@@ -282,7 +287,9 @@ impl<S: Stream> Handle<S> {
 
     fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
         let frame = CloseFrame::new(code, reason);
-        self.0.conn().close(Instant::now(), frame).map_err(|e| self.closed_or(e))?;
+        // Bind the result first: the guard must be gone before `closed_or` locks again.
+        let result = self.0.conn().close(Instant::now(), frame);
+        result.map_err(|e| self.closed_or(e))?;
         self.0.changed.notify_all();
         self.0.flush()
     }

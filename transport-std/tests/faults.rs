@@ -1,0 +1,243 @@
+//! Fault injection over real loopback sockets: peers that misbehave on purpose. Each test has a
+//! hard bound; closing never hangs and never invents or drops data silently.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wsduplex_std::{Config, Event, HandshakeError, Outcome, accept_with, connect};
+
+/// A raw TCP peer: completes the client handshake for us, then hands over the socket.
+fn raw_client(addr: &str, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .expect("request");
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("response");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    s
+}
+
+/// A masked client frame.
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Reads one unmasked server frame: (opcode, payload).
+fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).expect("frame header");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).expect("len");
+            u16::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut p = vec![0u8; len];
+    s.read_exact(&mut p).expect("payload");
+    (h[0] & 0x0F, p)
+}
+
+/// How our server's connection ended, and what it received.
+type Served = (Result<Outcome, wsduplex_std::Error>, Vec<Event>);
+
+/// Our server for one connection with `config`; returns the address and how it ended.
+fn our_server(config: Config) -> (String, thread::JoinHandle<Served>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let h = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let ws = match accept_with(stream, config, |_| Ok(Default::default())) {
+            Ok(ws) => ws,
+            Err(e) => return (Err(e), vec![]),
+        };
+        let mut events = Vec::new();
+        loop {
+            match ws.recv() {
+                Ok(Some(e)) => {
+                    if let Event::CloseReceived { frame, .. } = &e {
+                        let _ = ws.close(frame.code, "");
+                    }
+                    events.push(e);
+                }
+                Ok(None) => return (ws.outcome().ok_or(wsduplex_std::Error::Closed(Outcome::Abnormal)), events),
+                Err(e) => return (Err(e), events),
+            }
+        }
+    });
+    (addr, h)
+}
+
+fn reset(stream: TcpStream) {
+    // SO_LINGER 0: close sends RST instead of FIN.
+    socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(stream);
+}
+
+#[test]
+fn a_server_that_answers_close_but_keeps_tcp_open() {
+    // .NET and Python clients wait 10 s here; we wait `eof_timeout` (default 2 s; 300 ms here).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut ws = tungstenite::accept(stream).expect("handshake");
+        while !matches!(ws.read(), Ok(tungstenite::Message::Close(_)) | Err(_)) {}
+        let _ = ws.flush(); // tungstenite's Close reply goes out; the socket stays open
+        thread::sleep(Duration::from_secs(1));
+    });
+    let mut config = Config::default();
+    config.core.eof_timeout = Duration::from_millis(300);
+    let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
+    let t0 = Instant::now();
+    let outcome = ws.close_and_wait(1000, "").expect("close and wait");
+    let took = t0.elapsed();
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(900), "released after {took:?}");
+    server.join().expect("server");
+}
+
+#[test]
+fn a_peer_that_resets_mid_stream_and_mid_close() {
+    // Mid-stream: the receiving side ends with 1006 (abnormal), the sender with an I/O error.
+    let (addr, server) = our_server(Config::default());
+    let mut peer = raw_client(&addr, "/");
+    peer.write_all(&frame(0x82, b"some data")).expect("frame");
+    thread::sleep(Duration::from_millis(50));
+    reset(peer);
+    let (outcome, events) = server.join().expect("server");
+    assert_eq!(outcome.expect("outcome"), Outcome::Abnormal);
+    assert!(events.iter().any(|e| matches!(e, Event::Message(_))), "what arrived before the reset is delivered");
+
+    // Mid-close: we sent our Close, the peer resets instead of answering.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let peer = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut raw = tungstenite::accept(stream).expect("handshake").into_inner();
+        let mut b = [0u8; 64];
+        let _ = raw.read(&mut b); // our Close
+        reset(raw);
+    });
+    let ws = connect(&format!("ws://{addr}/"), Config::default()).expect("connect");
+    let t0 = Instant::now();
+    let outcome = ws.close_and_wait(1000, "");
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    assert!(matches!(outcome, Ok(Outcome::Abnormal) | Err(wsduplex_std::Error::Io(_))), "{outcome:?}");
+    peer.join().expect("peer");
+}
+
+#[test]
+fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let peer = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let ws = tungstenite::accept(stream).expect("handshake");
+        thread::sleep(Duration::from_secs(2)); // never reads
+        drop(ws);
+    });
+    let mut config = Config { write_timeout: Duration::from_millis(400), ..Config::default() };
+    config.core.close_timeout = Duration::from_millis(400);
+    let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
+    let t0 = Instant::now();
+    let chunk = vec![0u8; 1 << 20];
+    let err = loop {
+        if let Err(e) = ws.send_binary(chunk.clone()) {
+            break e;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3), "sends never blocked");
+    };
+    assert!(matches!(&err, wsduplex_std::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err:?}");
+    // The buffer is bounded: the send blocked instead of queueing without end.
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let t1 = Instant::now();
+    let close = ws.close_and_wait(1000, "");
+    assert!(t1.elapsed() < Duration::from_millis(500), "close ends at once on a dead stream");
+    assert!(close.is_err() || close.is_ok_and(|o| !o.is_clean()));
+    assert_eq!(ws.outcome(), Some(Outcome::Aborted));
+    peer.join().expect("peer");
+}
+
+#[test]
+fn a_handshake_that_trickles_in_times_out() {
+    let mut config = Config::default();
+    config.core.handshake_timeout = Duration::from_millis(500);
+    let (addr, server) = our_server(config);
+    let trickle = thread::spawn(move || {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        for b in b"GET / HTTP/1.1\r\nHost: x\r\n".iter() {
+            if s.write_all(&[*b]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let t0 = Instant::now();
+    let (outcome, _) = server.join().expect("server");
+    assert!(matches!(outcome, Err(wsduplex_std::Error::Handshake(HandshakeError::TimedOut))), "{outcome:?}");
+    assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+    trickle.join().expect("trickle");
+}
+
+#[test]
+fn garbage_after_the_handshake_is_1002() {
+    let (addr, server) = our_server(Config::default());
+    let mut peer = raw_client(&addr, "/");
+    // 0xFF: reserved bits and opcode. The header is never completed (0xFF announces a 64-bit
+    // length): the first byte is enough to fail.
+    peer.write_all(&[0xFF, 0xFF]).expect("garbage");
+    assert_eq!(read_frame(&mut peer), (0x8, 1002u16.to_be_bytes().to_vec()));
+    drop(peer);
+    let (outcome, _) = server.join().expect("server");
+    assert!(matches!(outcome, Ok(Outcome::Failed(_))), "{outcome:?}");
+}
+
+#[test]
+fn frames_claiming_enormous_lengths() {
+    // 2^63 - 1: a legal length, far over the limit: 1009 at the header, nothing allocated.
+    // 2^63: the most significant bit must be 0 (RFC 6455 §5.2): a protocol error, 1002.
+    for (len, code) in [((1u64 << 63) - 1, 1009u16), (1u64 << 63, 1002)] {
+        let (addr, server) = our_server(Config::default());
+        let mut peer = raw_client(&addr, "/");
+        let mut header = vec![0x82, 0xFF];
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        peer.write_all(&header).expect("header");
+        assert_eq!(read_frame(&mut peer), (0x8, code.to_be_bytes().to_vec()), "length {len}");
+        drop(peer); // our EOF ends the server's wait for it
+        let (outcome, _) = server.join().expect("server");
+        assert!(matches!(outcome, Ok(Outcome::Failed(e)) if e.close_code() == code));
+    }
+}
+
+#[test]
+fn data_after_the_peers_own_close_is_discarded() {
+    // RFC 6455 §5.5.1 forbids it; we never deliver it and answer the Close normally (Autobahn
+    // 7.1.x expects exactly this).
+    let (addr, server) = our_server(Config::default());
+    let mut peer = raw_client(&addr, "/");
+    let mut bytes = frame(0x88, &1000u16.to_be_bytes());
+    bytes.extend(frame(0x82, b"late data"));
+    peer.write_all(&bytes).expect("close then data");
+    assert_eq!(read_frame(&mut peer), (0x8, 1000u16.to_be_bytes().to_vec()));
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).expect("the server closes TCP");
+    assert!(rest.is_empty(), "nothing after our Close");
+    let (outcome, events) = server.join().expect("server");
+    assert!(outcome.expect("outcome").is_clean());
+    assert!(!events.iter().any(|e| matches!(e, Event::Message(_))), "late data never delivered");
+}
