@@ -184,6 +184,31 @@ impl SeedClient {
     }
 }
 
+/// The client's progress bar (for a terminal): a line to redraw whenever the percentage moves.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    total: u64,
+    last: Option<u64>,
+}
+
+impl Progress {
+    /// Progress over `total` messages.
+    pub fn new(total: u64) -> Self {
+        Progress { total: total.max(1), last: None }
+    }
+
+    /// The bar after `done` messages, if it changed (starts with `\r`, no newline).
+    pub fn update(&mut self, done: u64) -> Option<String> {
+        let pct = done.min(self.total) * 100 / self.total;
+        if self.last == Some(pct) {
+            return None;
+        }
+        self.last = Some(pct);
+        let bar: String = (0..40).map(|i| if i * 100 < pct * 40 { '#' } else { '.' }).collect();
+        Some(format!("\r[{bar}] {pct:3}% ({done}/{})", self.total))
+    }
+}
+
 /// What happened when, for the demos' close timeline. The caller measures the times.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline(Arc<Mutex<Vec<(Duration, String)>>>);
@@ -473,6 +498,15 @@ mod tests {
         assert_eq!(e.on_event(&Event::Message(m.clone())), vec![Reaction::Send(m)]);
         assert!(e.on_event(&Event::ChunkBoundary { index: 1, received: 8 }).is_empty());
         assert_ne!(payload(1, 16), payload(2, 16));
+    }
+
+    #[test]
+    fn progress_bar_redraws_only_when_it_moves() {
+        let mut p = Progress::new(200);
+        assert!(p.update(0).is_some_and(|l| l.contains("  0% (0/200)")));
+        assert_eq!(p.update(1), None);
+        assert!(p.update(2).is_some_and(|l| l.contains("  1%")));
+        assert!(p.update(200).is_some_and(|l| l.contains("[########################################] 100%")));
     }
 
     #[test]

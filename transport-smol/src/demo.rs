@@ -1,12 +1,13 @@
 //! The seed demo over the async transport, as the `async-*` binaries run it. The protocol
 //! and the bookkeeping are [`wsduplex_core::seed`]; this module only does the waiting.
 
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use async_net::TcpListener;
-use wsduplex_core::seed::{ClientArgs, CloseMode, Reaction, SeedClient, SeedServer, Summary, Timeline};
+use wsduplex_core::seed::{ClientArgs, CloseMode, Progress, Reaction, SeedClient, SeedServer, Summary, Timeline};
 
 use crate::{Config, Error, Outcome, WebSocket, socket::AsyncStream};
 
@@ -153,12 +154,20 @@ pub async fn run_client(
         Ok::<_, Error>(client)
     });
 
+    let mut progress = (!args.json && std::io::stderr().is_terminal()).then(|| Progress::new(args.messages));
     let mut send_error = None;
     for i in 0..args.messages {
         if let Err(e) = tx.send_binary(sending.message(i)).await {
             send_error = Some(e.to_string());
             break;
         }
+        if let Some(line) = progress.as_mut().and_then(|p| p.update(i + 1)) {
+            eprint!("{line}");
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if progress.is_some() {
+        eprintln!();
     }
     if send_error.is_none() {
         log(format!("client: {} messages sent; close-{:?}", args.messages, args.close).to_lowercase());

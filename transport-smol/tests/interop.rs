@@ -186,6 +186,31 @@ fn close_from_the_sending_task_while_the_receiving_task_awaits() {
     assert!(server.expect("server").is_clean());
 }
 
+/// The receiving half as a `futures_core::Stream` of events, ending at the release.
+#[test]
+fn the_receiver_is_a_stream_of_events() {
+    let (events, server) = run(|ex| {
+        let inner = ex.clone();
+        ex.spawn(async move {
+            use futures_lite::StreamExt;
+            let (addr, server) = our_server(&inner, 1 << 20).await;
+            let ws = connect(&format!("ws://{addr}/"), Config::default()).await.expect("connect");
+            let (tx, rx) = ws.split();
+            tx.send_binary(vec![1u8; 1_200_000]).await.expect("send");
+            tx.close(1000, "").await.expect("close");
+            let events: Vec<Event> = rx.into_stream().map(|e| e.expect("event")).collect().await;
+            (events, server.await)
+        })
+    });
+    let texts: Vec<String> = events
+        .iter()
+        .filter_map(|e| if let Event::Message(Message::Text(t)) = e { Some(t.to_string()) } else { None })
+        .collect();
+    assert_eq!(texts, vec![seed::ack(1 << 20), seed::ack(1_200_000 - (1 << 20))]);
+    assert!(matches!(events.last(), Some(Event::Closed(o)) if o.is_clean()));
+    assert!(server.expect("server").is_clean());
+}
+
 /// Dropping `recv` and `send` futures part-way loses nothing and leaves the socket usable.
 #[test]
 fn cancelled_futures_lose_no_data() {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use wsduplex_core::seed::{ClientArgs, CloseMode, Reaction, SeedClient, SeedServer, Summary, Timeline};
+use wsduplex_core::seed::{ClientArgs, CloseMode, Progress, Reaction, SeedClient, SeedServer, Summary, Timeline};
 
 use crate::{Config, Error, Outcome, Stream, WebSocket};
 
@@ -115,16 +115,21 @@ pub fn run_client(
         Ok(client)
     });
 
-    let progress = Progress::new(args.messages, !args.json && std::io::stderr().is_terminal());
+    let mut progress = (!args.json && std::io::stderr().is_terminal()).then(|| Progress::new(args.messages));
     let mut send_error = None;
     for i in 0..args.messages {
         if let Err(e) = tx.send_binary(sending.message(i)) {
             send_error = Some(e.to_string());
             break;
         }
-        progress.update(i + 1);
+        if let Some(line) = progress.as_mut().and_then(|p| p.update(i + 1)) {
+            eprint!("{line}");
+            let _ = std::io::stderr().flush();
+        }
     }
-    progress.finish();
+    if progress.is_some() {
+        eprintln!();
+    }
     if send_error.is_none() {
         log(format!("client: {} messages sent; close-{:?}", args.messages, args.close).to_lowercase());
         let r = match args.close {
@@ -140,32 +145,4 @@ pub fn run_client(
     }
     let client = reader.join().map_err(|_| Error::Closed(Outcome::Aborted))??;
     Ok(client.summary(tx.stats(), tx.outcome().as_ref(), start.elapsed(), send_error))
-}
-
-/// A progress bar on stderr, only on a terminal.
-struct Progress {
-    total: u64,
-    on: bool,
-    last: std::cell::Cell<u64>,
-}
-
-impl Progress {
-    fn new(total: u64, on: bool) -> Self {
-        Progress { total: total.max(1), on, last: std::cell::Cell::new(u64::MAX) }
-    }
-
-    fn update(&self, done: u64) {
-        let pct = done * 100 / self.total;
-        if self.on && self.last.replace(pct) != pct {
-            let bar: String = (0..40).map(|i| if i * 100 < pct * 40 { '#' } else { '.' }).collect();
-            eprint!("\r[{bar}] {pct:3}% ({done}/{})", self.total);
-            let _ = std::io::stderr().flush();
-        }
-    }
-
-    fn finish(&self) {
-        if self.on {
-            eprintln!();
-        }
-    }
 }
