@@ -74,12 +74,17 @@ fn complete_last_frame(wire: &[u8]) -> Option<Vec<u8>> {
             wire.push(0);
         }
         let mut cur = Cursor::new(&wire[at..]);
-        let (_, len) = tungstenite::protocol::frame::FrameHeader::parse(&mut cur).ok()??;
-        let end = at + cur.position() as usize + usize::try_from(len).ok()?;
+        let len = match tungstenite::protocol::frame::FrameHeader::parse(&mut cur) {
+            Ok(Some((_, len))) => len,
+            Ok(None) => return None,
+            // The completed header is refused outright: that is tungstenite's rejection.
+            Err(_) => return Some(wire),
+        };
+        let end = (at + cur.position() as usize).saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
         if end > wire.len() {
-            let missing = end - wire.len();
-            if missing > 16 << 20 {
-                return None;
+            if end - wire.len() > 16 << 20 {
+                // Over tungstenite's frame limit: it refuses at the header already.
+                return Some(wire);
             }
             wire.resize(end, 0);
             return Some(wire);
