@@ -502,7 +502,7 @@ impl<S: Stream> Receiver<S> {
 pub fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error> {
     let url = WsUrl::parse(url)?;
     let mut last = io::Error::new(ErrorKind::NotFound, format!("{} resolves to no address", url.address));
-    for a in url.address.to_socket_addrs()? {
+    for a in resolve(&url.address, config.connect_timeout)? {
         match TcpStream::connect_timeout(&a, config.connect_timeout) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
@@ -512,6 +512,20 @@ pub fn connect(url: &str, config: Config) -> Result<WebSocket<TcpStream>, Error>
         }
     }
     Err(Error::Io(last))
+}
+
+/// Resolves `host:port`, waiting at most `timeout`: the system resolver blocks without a bound
+/// of its own, so it runs on a helper thread (an IP literal needs none).
+fn resolve(address: &str, timeout: Duration) -> io::Result<Vec<std::net::SocketAddr>> {
+    if let Ok(addr) = address.parse::<std::net::SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = address.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(owned.to_socket_addrs().map(Vec::from_iter));
+    });
+    rx.recv_timeout(timeout).unwrap_or_else(|_| Err(io::Error::new(ErrorKind::TimedOut, "name resolution timed out")))
 }
 
 /// Performs the client's opening handshake over a stream the caller connected (TLS, a Unix
