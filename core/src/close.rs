@@ -165,6 +165,8 @@ pub(crate) enum Trigger {
     Eof,
     /// The application gave up.
     Abort,
+    /// The server application refused the opening handshake with this HTTP status.
+    Reject(u16),
 }
 
 /// The effects of one move, performed by the connection in this order:
@@ -253,6 +255,8 @@ pub(crate) fn transition(state: State, trigger: Trigger, reply: CloseReply, x: E
         // peer may half-close; our reply can still go out, so CloseReceived does not move.
         (Connecting | Open | CloseSent, Eof) => Move::to(Closed).finish(Outcome::Abnormal),
         (Connecting | Open | CloseSent | CloseReceived, Abort) => Move::to(Closed).finish(Outcome::Aborted),
+        // RFC 6455 §4.2.2: a server may refuse the upgrade with an HTTP status.
+        (Connecting, Reject(status)) => Move::to(Closed).finish(Outcome::Rejected(status)),
         // Closed is final (sticky failure); other pairs do not apply.
         _ => return None,
     })
@@ -336,6 +340,7 @@ mod tests {
                 Trigger::Violation(PeerError::FragmentedControl),
                 Trigger::Eof,
                 Trigger::Abort,
+                Trigger::Reject(403),
             ]
         };
         for state in [State::Connecting, State::Open, State::CloseSent, State::CloseReceived, State::Closed] {

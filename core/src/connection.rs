@@ -489,8 +489,7 @@ impl Connection {
         }
         self.stage(&handshake::reject_bytes(status));
         self.handshake = Handshake::Done;
-        self.state = State::Closed;
-        self.finish(now, Outcome::Rejected(status));
+        self.apply(now, Trigger::Reject(status));
         Ok(())
     }
 
