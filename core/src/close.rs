@@ -20,6 +20,19 @@ pub enum State {
     Closed,
 }
 
+impl State {
+    /// How far along the connection is: 0 connecting, 1 open, 2 closing (either direction),
+    /// 3 closed. It never decreases, and CloseSent and CloseReceived never turn into each other.
+    pub fn stage(self) -> u8 {
+        match self {
+            State::Connecting => 0,
+            State::Open => 1,
+            State::CloseSent | State::CloseReceived => 2,
+            State::Closed => 3,
+        }
+    }
+}
+
 /// A close status code and reason (RFC 6455 §5.5.1, §7.4). Code 1005 stands for a Close frame
 /// with no payload (§7.1.5): received as such, and sent as an empty Close.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1028,34 +1028,50 @@ impl Connection {
 
     fn push_control(&mut self, op: OpCode, payload: &[u8]) {
         self.stats.sent.control_frames += 1;
-        self.push_frame(true, op, Bytes::copy_from_slice(payload));
+        // At most 125 bytes: always written next to the header, so no `Bytes` of its own.
+        self.push_inline(true, op, payload);
     }
 
     fn push_frame(&mut self, fin: bool, op: OpCode, payload: Bytes) {
-        let mask = match self.role {
+        if payload.len() <= INLINE_PAYLOAD {
+            return self.push_inline(fin, op, &payload);
+        }
+        let mask = self.next_mask();
+        self.put_header(fin, op, mask, payload.len());
+        self.buffered += payload.len();
+        self.push_segment(match mask {
+            Some(key) => Segment::Masked { data: payload, key },
+            None => Segment::Bytes(payload),
+        });
+    }
+
+    /// A frame copied, with its header, into the staging buffer (masked in place).
+    fn push_inline(&mut self, fin: bool, op: OpCode, payload: &[u8]) {
+        let mask = self.next_mask();
+        self.put_header(fin, op, mask, payload.len());
+        let start = self.staging.len();
+        self.staging.extend_from_slice(payload);
+        if let Some(key) = mask {
+            frame::apply_mask(&mut self.staging[start..], key, 0);
+        }
+        self.buffered += payload.len();
+    }
+
+    fn put_header(&mut self, fin: bool, op: OpCode, mask: Option<[u8; 4]>, len: usize) {
+        let before = self.staging.len();
+        frame::put_header(&mut self.staging, fin, op, mask, len as u64);
+        self.buffered += self.staging.len() - before;
+    }
+
+    /// A fresh mask key for a client's frame (RFC 6455 §5.3); servers do not mask.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
             Role::Client => {
                 let mut key = [0u8; 4];
                 self.fill_keys(&mut key);
                 Some(key)
             }
             Role::Server => None,
-        };
-        let before = self.staging.len();
-        frame::put_header(&mut self.staging, fin, op, mask, payload.len() as u64);
-        self.buffered += self.staging.len() - before;
-        if payload.len() <= INLINE_PAYLOAD {
-            let start = self.staging.len();
-            self.staging.extend_from_slice(&payload);
-            if let Some(key) = mask {
-                frame::apply_mask(&mut self.staging[start..], key, 0);
-            }
-            self.buffered += payload.len();
-        } else {
-            self.buffered += payload.len();
-            self.push_segment(match mask {
-                Some(key) => Segment::Masked { data: payload, key },
-                None => Segment::Bytes(payload),
-            });
         }
     }
 

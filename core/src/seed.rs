@@ -96,6 +96,13 @@ impl SeedServer {
         self.echo
     }
 
+    /// How this connection wants its messages: the acking server streams chunks (bounded
+    /// memory whatever the message size); the echo takes whole messages, because a streaming
+    /// echo would write back while a single-threaded peer is still writing, and both would wait.
+    pub fn delivery(&self) -> crate::Delivery {
+        if self.echo { crate::Delivery::Messages } else { crate::Delivery::Chunks }
+    }
+
     /// The reactions to `event`, in order.
     pub fn on_event(&mut self, event: &Event) -> Vec<Reaction> {
         match (event, self.echo) {

@@ -50,15 +50,6 @@ struct Node {
     fault: bool,
 }
 
-fn rank(s: State) -> u8 {
-    match s {
-        State::Connecting => 0,
-        State::Open => 1,
-        State::CloseSent | State::CloseReceived => 2,
-        State::Closed => 3,
-    }
-}
-
 /// Length of the first complete frame in `buf`, if there is one.
 fn first_frame(buf: &[u8]) -> Option<usize> {
     let mut cur = std::io::Cursor::new(buf);
@@ -116,7 +107,7 @@ impl Node {
                 assert_eq!(i, frames.len() - 1, "a frame after our Close");
             }
             let s = side.conn.state();
-            assert!(rank(s) >= rank(side.last_state), "state moved backwards: {:?} -> {s:?}", side.last_state);
+            assert!(s.stage() >= side.last_state.stage(), "state moved backwards: {:?} -> {s:?}", side.last_state);
             assert!(!(side.last_state == State::CloseSent && s == State::CloseReceived));
             assert!(!(side.last_state == State::CloseReceived && s == State::CloseSent));
             side.last_state = s;

@@ -44,15 +44,6 @@ struct Session {
     ops: Vec<Op>,
 }
 
-fn rank(s: State) -> u8 {
-    match s {
-        State::Connecting => 0,
-        State::Open => 1,
-        State::CloseSent | State::CloseReceived => 2,
-        State::Closed => 3,
-    }
-}
-
 fn peer_frame(opcode: u8, fin: bool, payload: &[u8], masked: bool) -> Vec<u8> {
     let mut v = vec![(if fin { 0x80 } else { 0 }) | (opcode & 0x0F)];
     let m = if masked { 0x80 } else { 0 };
@@ -153,7 +144,7 @@ fuzz_target!(|s: Session| {
             }
         }
         let state = conn.state();
-        assert!(rank(state) >= rank(last), "{last:?} -> {state:?}");
+        assert!(state.stage() >= last.stage(), "{last:?} -> {state:?}");
         last = state;
         let (data, closes, after_close) = audit(&wire);
         assert!(closes <= 1 && !after_close, "our output: {closes} Close frames, frame after Close: {after_close}");

@@ -25,11 +25,7 @@ pub fn serve<S: Stream>(
 ) -> Result<Outcome, Error> {
     let path = ws.request().map_or("/", |r| r.path.as_str()).to_owned();
     let mut app = SeedServer::new(&path, chunk_size);
-    if app.is_echo() {
-        // Echo whole messages: a streaming echo would write back while a single-threaded peer
-        // is still writing, and both would block.
-        ws.set_delivery(wsduplex_core::Delivery::Messages);
-    }
+    ws.set_delivery(app.delivery());
     let log = |what: String| {
         if let Some((t, start)) = timeline {
             t.log(start.elapsed(), what);
