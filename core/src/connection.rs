@@ -75,7 +75,14 @@ pub enum Transmit {
 #[derive(Debug, Clone)]
 enum Segment {
     Bytes(Bytes),
-    Masked { data: Bytes, key: [u8; 4] },
+    /// A client's large frame: `head` (what was staged before it, its header last) and the
+    /// payload, masked with `key` while both are copied into one buffer when handed out: the
+    /// masking copy is needed anyway, so header and payload leave in one write for free.
+    Masked {
+        head: Bytes,
+        data: Bytes,
+        key: [u8; 4],
+    },
     ShutdownWrite,
     Disconnect,
 }
@@ -351,6 +358,12 @@ impl Connection {
         !self.out.is_empty() || !self.staging.is_empty() || !self.pending_pongs.is_empty()
     }
 
+    /// True while [`Self::poll_event`] has an event queued. A transport that hands events out
+    /// one at a time writes the replies to a batch of them once, when this turns false.
+    pub fn has_event(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// True while a send would be refused for lack of buffer space.
     pub fn is_send_buffer_full(&self) -> bool {
         self.buffered >= self.config.send_buffer_limit
@@ -451,9 +464,10 @@ impl Connection {
                 self.buffered = self.buffered.saturating_sub(b.len());
                 Transmit::Bytes(b)
             }
-            Segment::Masked { data, key } => {
-                let mut m = BytesMut::from(&data[..]);
-                frame::apply_mask(&mut m, key, 0);
+            Segment::Masked { head, data, key } => {
+                let mut m = BytesMut::with_capacity(head.len() + data.len());
+                m.extend_from_slice(&head);
+                frame::extend_masked(&mut m, &data, key);
                 self.buffered = self.buffered.saturating_sub(m.len());
                 Transmit::Bytes(m.freeze())
             }
@@ -1039,10 +1053,13 @@ impl Connection {
         let mask = self.next_mask();
         self.put_header(fin, op, mask, payload.len());
         self.buffered += payload.len();
-        self.push_segment(match mask {
-            Some(key) => Segment::Masked { data: payload, key },
-            None => Segment::Bytes(payload),
-        });
+        match mask {
+            Some(key) => {
+                let head = self.staging.split().freeze();
+                self.out.push_back(Segment::Masked { head, data: payload, key });
+            }
+            None => self.push_segment(Segment::Bytes(payload)),
+        }
     }
 
     /// A frame copied, with its header, into the staging buffer (masked in place).

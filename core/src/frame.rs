@@ -7,7 +7,7 @@
 
 use std::io::Cursor;
 
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode as TOpCode};
 
@@ -152,6 +152,16 @@ pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Appends `src` masked with `key` (from payload offset 0) to `dst`: copied, then masked in
+/// place. Measured (`cargo bench --bench core -- encode`): a fused word-by-word copy is 3x
+/// slower (it does not vectorise) and block-wise interleaving 20% slower; a frame's payload
+/// stays in L2 between the two passes anyway.
+pub(crate) fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
+    let start = dst.len();
+    dst.extend_from_slice(src);
+    apply_mask(&mut dst[start..], key, 0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +184,20 @@ mod tests {
                 naive_mask(&mut b, key, off);
                 assert_eq!(a, b, "len {len} offset {off}");
             }
+        }
+    }
+
+    #[test]
+    fn extend_masked_matches_naive() {
+        let key = [0x6d, 0xb6, 0xb2, 0x80];
+        let data: Vec<u8> = (0..67u8).collect();
+        for len in 0..data.len() {
+            let mut out = BytesMut::from(&b"head"[..]);
+            extend_masked(&mut out, &data[..len], key);
+            let mut expected = data[..len].to_vec();
+            naive_mask(&mut expected, key, 0);
+            assert_eq!(&out[..4], b"head");
+            assert_eq!(&out[4..], &expected[..], "len {len}");
         }
     }
 

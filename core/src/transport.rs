@@ -25,7 +25,7 @@ impl Default for Config {
             core: crate::Config::default(),
             write_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            read_buffer_size: 64 << 10,
+            read_buffer_size: 128 << 10,
         }
     }
 }
@@ -64,5 +64,149 @@ impl Error {
             Some(o) => Error::Closed(o),
             None => Error::Closed(Outcome::Abnormal),
         }
+    }
+}
+
+/// Buffers taken from [`crate::Connection::poll_transmit`] and not yet completely written:
+/// the write queue both transports share. It hands the socket every queued buffer at once (a
+/// vectored write: a frame's header and payload, a batch of small frames), and remembers how
+/// far a partial write got, so whoever writes next resumes at the same byte.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    bufs: std::collections::VecDeque<bytes::Bytes>,
+    /// Bytes of the front buffer already written.
+    at: usize,
+    /// A shutdown or disconnect that follows the buffers.
+    then: Option<crate::Transmit>,
+}
+
+impl Outbox {
+    /// Buffers per vectored write (below every platform's `IOV_MAX`).
+    pub const MAX_SLICES: usize = 64;
+    /// Bytes gathered per vectored write at most.
+    const MAX_BYTES: usize = 4 << 20;
+
+    /// Takes output from `conn` until the queue holds a write's worth or something other than
+    /// bytes comes (a shutdown, which waits for the bytes before it).
+    pub fn refill(&mut self, conn: &mut crate::Connection) {
+        let mut total: usize = self.bufs.iter().map(|b| b.len()).sum::<usize>() - self.at;
+        while self.then.is_none() && self.bufs.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
+            match conn.poll_transmit() {
+                Some(crate::Transmit::Bytes(b)) => {
+                    total += b.len();
+                    if !b.is_empty() {
+                        self.bufs.push_back(b);
+                    }
+                }
+                Some(t) => self.then = Some(t),
+                None => break,
+            }
+        }
+    }
+
+    /// True while bytes are waiting to be written.
+    pub fn has_bytes(&self) -> bool {
+        !self.bufs.is_empty()
+    }
+
+    /// The shutdown or disconnect to perform now that every byte before it is written.
+    pub fn take_then(&mut self) -> Option<crate::Transmit> {
+        if self.bufs.is_empty() { self.then.take() } else { None }
+    }
+
+    /// True if nothing at all is queued.
+    pub fn is_empty(&self) -> bool {
+        self.bufs.is_empty() && self.then.is_none()
+    }
+
+    /// Fills `slices` with the unwritten bytes, in order; returns how many it filled.
+    pub fn slices<'a>(&'a self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (i, b) in self.bufs.iter().enumerate().take(slices.len()) {
+            let b = if i == 0 { &b[self.at..] } else { &b[..] };
+            slices[i] = std::io::IoSlice::new(b);
+            n += 1;
+        }
+        n
+    }
+
+    /// Records that `n` more bytes were written.
+    pub fn advance(&mut self, mut n: usize) {
+        while let Some(front) = self.bufs.front() {
+            let left = front.len() - self.at;
+            if n < left {
+                self.at += n;
+                return;
+            }
+            n -= left;
+            self.at = 0;
+            self.bufs.pop_front();
+        }
+    }
+
+    /// Drops everything queued (after an abort or a failed write).
+    pub fn clear(&mut self) {
+        self.bufs.clear();
+        self.at = 0;
+        self.then = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Connection;
+    use bytes::Bytes;
+    use std::io::IoSlice;
+    use std::time::Instant;
+
+    fn written(outbox: &mut Outbox, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while outbox.has_bytes() {
+            let mut s = [IoSlice::new(&[]); Outbox::MAX_SLICES];
+            let n = outbox.slices(&mut s);
+            let all: Vec<u8> = s[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            let k = step.min(all.len());
+            out.extend_from_slice(&all[..k]);
+            outbox.advance(k);
+        }
+        out
+    }
+
+    #[test]
+    fn partial_writes_resume_at_the_same_byte_and_shutdown_waits() {
+        let now = Instant::now();
+        let immediate = crate::Config { close_reply: crate::CloseReply::Immediate, ..crate::Config::default() };
+        let mut conn = Connection::server_established(immediate, now);
+        for i in 0..5u8 {
+            conn.send_binary(Bytes::from(vec![i; 5000])).unwrap_or(());
+        }
+        // The client's Close (masked with a zero key): the server echoes it and disconnects.
+        conn.handle_input(now, &[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        let mut whole = Connection::server_established(crate::Config::default(), now);
+        for i in 0..5u8 {
+            whole.send_binary(Bytes::from(vec![i; 5000])).unwrap_or(());
+        }
+        let mut expected = Vec::new();
+        while let Some(crate::Transmit::Bytes(b)) = whole.poll_transmit() {
+            expected.extend_from_slice(&b);
+        }
+        for step in [1, 7, 4096, usize::MAX] {
+            let mut c = Connection::server_established(crate::Config::default(), now);
+            for i in 0..5u8 {
+                c.send_binary(Bytes::from(vec![i; 5000])).unwrap_or(());
+            }
+            let mut outbox = Outbox::default();
+            outbox.refill(&mut c);
+            assert_eq!(written(&mut outbox, step), expected, "step {step}");
+            assert!(outbox.take_then().is_none() && outbox.is_empty());
+        }
+        let mut outbox = Outbox::default();
+        outbox.refill(&mut conn);
+        assert!(outbox.take_then().is_none(), "the shutdown waits for the bytes before it");
+        let bytes = written(&mut outbox, 3000);
+        assert_eq!(&bytes[..expected.len()], &expected[..]);
+        assert_eq!(&bytes[expected.len()..], &[0x88, 2, 0x03, 0xe8], "then our Close");
+        assert_eq!(outbox.take_then(), Some(crate::Transmit::Disconnect));
     }
 }

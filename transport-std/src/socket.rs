@@ -1,12 +1,14 @@
 //! The blocking socket: the core behind a mutex, a reader lock and a writer lock over two
 //! handles of the stream, and a condition variable for whoever waits while another reads.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, IoSlice};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use wsduplex_core::transport::Outbox;
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, Outcome,
     Request, Response, State, Stats, Text, Transmit, WsUrl,
@@ -48,13 +50,16 @@ struct ReadSide<S> {
 
 struct WriteSide<S> {
     stream: S,
-    /// A buffer handed out by the core and not completely written yet, with how much was.
-    pending: Option<(Bytes, usize)>,
+    /// Output handed out by the core and not completely written yet.
+    outbox: Outbox,
 }
 
 struct Shared<S> {
     conn: Mutex<Connection>,
     changed: Condvar,
+    /// Threads waiting on `changed`. Notifying costs a system call even when nobody waits,
+    /// and a stream notifies several times per message: only waiters are worth it.
+    waiters: AtomicUsize,
     reader: Mutex<ReadSide<S>>,
     writer: Mutex<WriteSide<S>>,
 }
@@ -64,10 +69,11 @@ impl<S: Stream> Shared<S> {
         let writer = stream.try_clone()?;
         writer.set_write_timeout(Some(config.write_timeout))?;
         let reader = ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None, done: false };
-        let writer = WriteSide { stream: writer, pending: None };
+        let writer = WriteSide { stream: writer, outbox: Outbox::default() };
         Ok(Arc::new(Shared {
             conn: Mutex::new(conn),
             changed: Condvar::new(),
+            waiters: AtomicUsize::new(0),
             reader: Mutex::new(reader),
             writer: Mutex::new(writer),
         }))
@@ -75,6 +81,16 @@ impl<S: Stream> Shared<S> {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         lock(&self.conn)
+    }
+
+    /// Wakes the threads waiting for a change (state, reader or writer released).
+    fn notify(&self) {
+        // Pairs with the fence in `drive`: either the waiter sees our change before it waits,
+        // or we see it counted here.
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::Relaxed) > 0 {
+            self.changed.notify_all();
+        }
     }
 
     /// Writes all queued output, blocking (up to the write timeout) on a slow peer; waits
@@ -101,54 +117,52 @@ impl<S: Stream> Shared<S> {
         Ok(())
     }
 
-    /// Writes the core's output in order. False if a non-blocking write would have blocked:
-    /// the rest stays in `pending` (partly written buffers included) for the next writer.
+    /// Writes the core's output in order, every queued buffer in one vectored write. False if
+    /// a non-blocking write would have blocked: the rest stays in the outbox (partly written
+    /// buffers included) for the next writer.
     fn write_out(&self, mut w: MutexGuard<'_, WriteSide<S>>, blocking: bool) -> Result<bool, Error> {
         let complete = loop {
-            let WriteSide { stream, pending } = &mut *w;
-            if let Some((b, at)) = pending {
-                let mut failure = None;
-                while *at < b.len() {
-                    let r = if blocking { stream.write(&b[*at..]) } else { stream.try_write(&b[*at..]) };
-                    match r {
-                        Ok(0) => failure = Some(io::Error::from(ErrorKind::WriteZero)),
-                        Ok(n) => *at += n,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) if !blocking && e.kind() == ErrorKind::WouldBlock => break,
-                        // An expired write timeout surfaces as EAGAIN on Linux: say what it is.
-                        Err(e) if blocking && e.kind() == ErrorKind::WouldBlock => {
-                            failure =
-                                Some(io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read"))
+            let WriteSide { stream, outbox } = &mut *w;
+            if !outbox.has_bytes() {
+                let r = match outbox.take_then() {
+                    Some(Transmit::ShutdownWrite) => quiet_shutdown(stream.shutdown(Shutdown::Write)),
+                    Some(Transmit::Disconnect) => quiet_shutdown(stream.shutdown(Shutdown::Both)),
+                    Some(Transmit::Bytes(_)) | None => {
+                        outbox.refill(&mut self.conn());
+                        if outbox.is_empty() {
+                            break true;
                         }
-                        Err(e) => failure = Some(e),
+                        continue;
                     }
-                    if failure.is_some() {
-                        break;
-                    }
-                }
-                if let Some(e) = failure {
+                };
+                if let Err(e) = r {
                     return Err(self.write_failed(w, e));
                 }
-                if *at < b.len() {
-                    break false;
-                }
-                *pending = None;
+                continue;
             }
-            let r = match self.conn().poll_transmit() {
-                None => break true,
-                Some(Transmit::Bytes(b)) => {
-                    *pending = Some((b, 0));
+            let r = {
+                let mut slices = [IoSlice::new(&[]); Outbox::MAX_SLICES];
+                let n = outbox.slices(&mut slices);
+                if blocking { stream.write_vectored(&slices[..n]) } else { stream.try_write_vectored(&slices[..n]) }
+            };
+            let failure = match r {
+                Ok(0) => io::Error::from(ErrorKind::WriteZero),
+                Ok(n) => {
+                    outbox.advance(n);
                     continue;
                 }
-                Some(Transmit::ShutdownWrite) => quiet_shutdown(stream.shutdown(Shutdown::Write)),
-                Some(Transmit::Disconnect) => quiet_shutdown(stream.shutdown(Shutdown::Both)),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if !blocking && e.kind() == ErrorKind::WouldBlock => break false,
+                // An expired write timeout surfaces as EAGAIN on Linux: say what it is.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read")
+                }
+                Err(e) => e,
             };
-            if let Err(e) = r {
-                return Err(self.write_failed(w, e));
-            }
+            return Err(self.write_failed(w, failure));
         };
         drop(w);
-        self.changed.notify_all();
+        self.notify();
         Ok(complete)
     }
 
@@ -164,10 +178,10 @@ impl<S: Stream> Shared<S> {
             }
             while c.poll_transmit().is_some() {}
         }
-        w.pending = None;
+        w.outbox.clear();
         let _ = w.stream.shutdown(Shutdown::Both);
         drop(w);
-        self.changed.notify_all();
+        self.notify();
         Error::Io(e)
     }
 
@@ -179,26 +193,40 @@ impl<S: Stream> Shared<S> {
         loop {
             let mut c = self.conn();
             if let Some(t) = ready(&mut c) {
+                // Replies to a batch of events leave in one write, once the batch is handed out.
+                let more = c.has_event();
+                drop(c);
+                if !more {
+                    self.try_flush()?;
+                }
+                return Ok(t);
+            }
+            if c.has_transmit() {
+                // Fed output goes out before we wait for input: the peer may be waiting for it.
                 drop(c);
                 self.try_flush()?;
-                return Ok(t);
+                c = self.conn();
             }
             let now = Instant::now();
             let wait = c.poll_timeout().map_or(MAX_BLOCK, |d| d.saturating_duration_since(now)).min(MAX_BLOCK);
+            self.waiters.fetch_add(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
             match try_lock(&self.reader).filter(|r| !r.done) {
                 Some(mut r) => {
+                    self.waiters.fetch_sub(1, Ordering::Relaxed);
                     drop(c);
                     self.read_once(&mut r, wait);
                 }
                 None => {
                     let (mut c, _) = self.changed.wait_timeout(c, wait).unwrap_or_else(PoisonError::into_inner);
+                    self.waiters.fetch_sub(1, Ordering::Relaxed);
                     let now = Instant::now();
                     if c.poll_timeout().is_some_and(|d| d <= now) {
                         c.handle_timeout(now);
                     }
                 }
             }
-            self.changed.notify_all();
+            self.notify();
             self.try_flush()?;
         }
     }
@@ -243,15 +271,19 @@ impl<S> Clone for Handle<S> {
 }
 
 impl<S: Stream> Handle<S> {
+    /// Queues with `op` (writing out while the outgoing buffer is full), then writes all if
+    /// `flush`.
     fn send_with(
         &self,
+        flush: bool,
         mut op: impl FnMut(&mut Connection) -> Result<(), wsduplex_core::LocalError>,
     ) -> Result<(), Error> {
         loop {
             let r = op(&mut self.0.conn());
             match r {
+                Ok(()) if !flush => return Ok(()),
                 Ok(()) => {
-                    self.0.changed.notify_all();
+                    self.0.notify();
                     return self.0.flush();
                 }
                 // The outgoing buffer is full: write it out (this is where a send blocks), retry.
@@ -269,20 +301,20 @@ impl<S: Stream> Handle<S> {
         }
     }
 
-    fn send(&self, message: Message) -> Result<(), Error> {
+    fn send(&self, message: Message, flush: bool) -> Result<(), Error> {
         let mut message = Some(message);
-        self.send_with(|c| match message.take() {
+        self.send_with(flush, |c| match message.take() {
             Some(m) => c.send(m.clone()).inspect_err(|_| message = Some(m)),
             None => Ok(()),
         })
     }
 
     fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
-        self.send_with(|c| c.send_fragment(kind, data.clone(), end_of_message))
+        self.send_with(true, |c| c.send_fragment(kind, data.clone(), end_of_message))
     }
 
     fn ping(&self, payload: Bytes) -> Result<(), Error> {
-        self.send_with(|c| c.ping(payload.clone()))
+        self.send_with(true, |c| c.ping(payload.clone()))
     }
 
     fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
@@ -290,7 +322,7 @@ impl<S: Stream> Handle<S> {
         // Bind the result first: the guard must be gone before `closed_or` locks again.
         let result = self.0.conn().close(Instant::now(), frame);
         result.map_err(|e| self.closed_or(e))?;
-        self.0.changed.notify_all();
+        self.0.notify();
         self.0.flush()
     }
 
@@ -309,10 +341,10 @@ impl<S: Stream> Handle<S> {
         self.0.conn().abort();
         if let Some(mut w) = try_lock(&self.0.writer) {
             // Abandon a half-written frame: nothing more goes out after an abort.
-            w.pending = None;
+            w.outbox.clear();
         }
         let _ = self.0.try_flush();
-        self.0.changed.notify_all();
+        self.0.notify();
     }
 
     fn recv(&self) -> Result<Option<Event>, Error> {
@@ -376,19 +408,33 @@ pub struct Receiver<S: Stream = TcpStream> {
 
 macro_rules! sending {
     () => {
-        /// Sends a whole message; blocks while the outgoing buffer is full.
+        /// Sends a whole message and writes it out (with everything queued before it); blocks
+        /// while the socket does not take it.
         pub fn send(&self, message: Message) -> Result<(), Error> {
-            self.handle.send(message)
+            self.handle.send(message, true)
         }
 
         /// Sends a text message.
         pub fn send_text(&self, text: impl Into<Text>) -> Result<(), Error> {
-            self.handle.send(Message::Text(text.into()))
+            self.handle.send(Message::Text(text.into()), true)
         }
 
         /// Sends a binary message.
         pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
-            self.handle.send(Message::Binary(data.into()))
+            self.handle.send(Message::Binary(data.into()), true)
+        }
+
+        /// Queues a message without writing it, so many small ones leave in one write. It goes
+        /// out with the next `send`, `flush` or `close`, or when `recv` has handed out every
+        /// event already received: an echo that feeds its replies answers a batch of messages
+        /// with one write. Blocks only while the outgoing buffer is full.
+        pub fn feed(&self, message: Message) -> Result<(), Error> {
+            self.handle.send(message, false)
+        }
+
+        /// Writes out everything queued; blocks while the socket does not take it.
+        pub fn flush(&self) -> Result<(), Error> {
+            self.handle.0.flush()
         }
 
         /// Sends part of a message; `end_of_message` finishes it.

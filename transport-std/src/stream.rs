@@ -1,6 +1,6 @@
 //! What the transport needs from a byte stream, and the operating system's randomness.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
@@ -23,12 +23,26 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write(buf)
     }
+    /// [`Self::try_write`] of several buffers in one call. The default writes the first
+    /// non-empty one; TCP and Unix sockets write them all at once.
+    fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.try_write(b),
+            None => Ok(0),
+        }
+    }
 }
 
 /// `send(2)` without blocking and without SIGPIPE.
 #[cfg(unix)]
 fn send_nonblocking(socket: socket2::SockRef<'_>, buf: &[u8]) -> io::Result<usize> {
     socket.send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+}
+
+/// `sendmsg(2)` of several buffers, without blocking and without SIGPIPE.
+#[cfg(unix)]
+fn send_vectored_nonblocking(socket: socket2::SockRef<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    socket.send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
 }
 
 impl Stream for TcpStream {
@@ -48,6 +62,10 @@ impl Stream for TcpStream {
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         send_nonblocking(socket2::SockRef::from(&*self), buf)
     }
+    #[cfg(unix)]
+    fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
+    }
 }
 
 #[cfg(unix)]
@@ -66,5 +84,8 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         send_nonblocking(socket2::SockRef::from(&*self), buf)
+    }
+    fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
     }
 }

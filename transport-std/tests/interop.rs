@@ -291,3 +291,42 @@ fn heavy_two_way_traffic_with_pings_never_stalls() {
     assert!(server_outcome.is_some_and(|o| o.is_clean()));
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }
+
+/// `feed` queues replies; `recv` writes them when it has handed out every event already
+/// received. A lone request still gets its reply (nothing strands while the server waits for
+/// input), and a pipelined burst gets every reply, in order.
+#[test]
+fn fed_replies_go_out_when_the_batch_is_handed_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = thread::spawn(move || -> Result<Outcome, wsduplex_std::Error> {
+        let (stream, _) = listener.accept()?;
+        let ws = wsduplex_std::accept(stream, Config::default())?;
+        while let Some(event) = ws.recv()? {
+            match event {
+                Event::Message(m) => ws.feed(m)?,
+                Event::CloseReceived { frame, .. } => ws.close(frame.code, "")?,
+                _ => {}
+            }
+        }
+        Ok(ws.outcome().unwrap_or(Outcome::Abnormal))
+    });
+    let stream = TcpStream::connect(addr).expect("connect");
+    // A stranded reply would leave this read waiting: bounded, it fails the test instead.
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/"), stream).expect("handshake");
+    for i in 0..3 {
+        ws.send(TMessage::text(format!("request {i}"))).expect("send");
+        assert_eq!(ws.read().expect("the reply, not a timeout"), TMessage::text(format!("request {i}")));
+    }
+    for i in 0..1000u32 {
+        ws.write(TMessage::Binary(i.to_be_bytes().to_vec().into())).expect("write");
+    }
+    ws.flush().expect("flush");
+    for i in 0..1000u32 {
+        assert_eq!(ws.read().expect("echo"), TMessage::Binary(i.to_be_bytes().to_vec().into()));
+    }
+    ws.close(None).expect("close");
+    while ws.read().is_ok() {}
+    assert!(server.join().expect("server").expect("serve").is_clean());
+}

@@ -1,0 +1,250 @@
+//! The seed stream end to end over loopback: 1024 × 128 KiB from client to server, a text ack
+//! per 4 MiB received, close-output, the final tally. Four implementations of the same
+//! exchange; each returns the bytes the client saw acknowledged.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::thread;
+
+use bytes::Bytes;
+use wsduplex_core::seed::{self, ClientArgs, CloseMode};
+
+use crate::{Failure, fail, runtime};
+
+/// Messages per run.
+pub const MESSAGES: u64 = 1024;
+/// Bytes per message.
+pub const MESSAGE_SIZE: usize = 128 << 10;
+/// An ack per this many bytes received.
+pub const CHUNK: u64 = 4 << 20;
+/// Payload bytes per run (128 MiB).
+pub const TOTAL: u64 = MESSAGES * MESSAGE_SIZE as u64;
+
+/// The implementations compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contender {
+    /// Length-prefixed messages over TCP, half-close as the close: the floor.
+    RawTcp,
+    /// tungstenite's blocking client and server.
+    Tungstenite,
+    /// wsduplex-std client and server (the blocking demo's code).
+    WsduplexBlocking,
+    /// wsduplex-smol client and server (the async demo's code).
+    WsduplexAsync,
+}
+
+impl Contender {
+    /// Every contender, baselines first.
+    pub const ALL: [Contender; 4] =
+        [Contender::RawTcp, Contender::Tungstenite, Contender::WsduplexBlocking, Contender::WsduplexAsync];
+
+    /// Name in benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::RawTcp => "raw-tcp",
+            Contender::Tungstenite => "tungstenite",
+            Contender::WsduplexBlocking => "wsduplex-blocking",
+            Contender::WsduplexAsync => "wsduplex-async",
+        }
+    }
+
+    /// Runs one exchange; the bytes acknowledged, which must be [`TOTAL`].
+    pub fn run(self) -> Result<u64, Failure> {
+        let acked = match self {
+            Contender::RawTcp => raw_tcp()?,
+            Contender::Tungstenite => tungstenite()?,
+            Contender::WsduplexBlocking => wsduplex_blocking()?,
+            Contender::WsduplexAsync => wsduplex_async()?,
+        };
+        if acked != TOTAL {
+            return Err(format!("{}: {acked} bytes acknowledged, {TOTAL} sent", self.name()));
+        }
+        Ok(acked)
+    }
+}
+
+fn listen() -> Result<(TcpListener, SocketAddr), Failure> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(fail("bind"))?;
+    let a = l.local_addr().map_err(fail("local_addr"))?;
+    Ok((l, a))
+}
+
+fn join<T>(h: thread::JoinHandle<Result<T, Failure>>) -> Result<T, Failure> {
+    h.join().map_err(|_| Failure::from("server thread panicked"))?
+}
+
+fn client_args(addr: SocketAddr) -> ClientArgs {
+    ClientArgs {
+        url: format!("ws://{addr}/"),
+        messages: MESSAGES,
+        message_size: MESSAGE_SIZE,
+        close: CloseMode::Output,
+        echo: false,
+        json: true,
+    }
+}
+
+fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(payload.len() as u32).to_be_bytes())?;
+    s.write_all(payload)
+}
+
+/// Raw TCP: each message and ack is a 4-byte length and the bytes; the client's close is a
+/// half-close, after which the server sends the final tally and closes.
+fn raw_tcp() -> Result<u64, Failure> {
+    let (listener, addr) = listen()?;
+    let server = thread::spawn(move || -> Result<(), Failure> {
+        let (mut s, _) = listener.accept().map_err(fail("accept"))?;
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        let mut buf = vec![0u8; MESSAGE_SIZE];
+        let (mut received, mut since) = (0u64, 0u64);
+        loop {
+            let mut len = [0u8; 4];
+            match s.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(format!("server read: {e}")),
+            }
+            let len = u32::from_be_bytes(len) as usize;
+            buf.resize(len, 0);
+            s.read_exact(&mut buf).map_err(fail("server read"))?;
+            received += len as u64;
+            since += len as u64;
+            while since >= CHUNK {
+                since -= CHUNK;
+                write_prefixed(&mut s, seed::ack(CHUNK).as_bytes()).map_err(fail("server ack"))?;
+            }
+        }
+        write_prefixed(&mut s, seed::ack(since).as_bytes()).map_err(fail("server tally"))?;
+        let _ = received;
+        s.shutdown(Shutdown::Both).map_err(fail("server shutdown"))
+    });
+    let mut s = TcpStream::connect(addr).map_err(fail("connect"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let mut r = s.try_clone().map_err(fail("clone"))?;
+    let reader = thread::spawn(move || -> Result<u64, Failure> {
+        let mut acked = 0;
+        let mut buf = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            match r.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(acked),
+                Err(e) => return Err(format!("client read: {e}")),
+            }
+            buf.resize(u32::from_be_bytes(len) as usize, 0);
+            r.read_exact(&mut buf).map_err(fail("client read"))?;
+            let text = std::str::from_utf8(&buf).map_err(fail("ack"))?;
+            acked += seed::parse_ack(text).ok_or_else(|| format!("not an ack: {text:?}"))?;
+        }
+    });
+    // One buffer per message, prefix included, so each message is one write.
+    let mut message = (MESSAGE_SIZE as u32).to_be_bytes().to_vec();
+    message.extend_from_slice(&seed::payload(0, MESSAGE_SIZE));
+    for _ in 0..MESSAGES {
+        s.write_all(&message).map_err(fail("client write"))?;
+    }
+    s.shutdown(Shutdown::Write).map_err(fail("client shutdown"))?;
+    let acked = join(reader)?;
+    join(server)?;
+    Ok(acked)
+}
+
+/// tungstenite, blocking, one socket per side. Its client cannot read and write at once from
+/// two threads, so it writes everything and then reads the acks (32 small messages: they wait
+/// in the socket buffer). Its server cannot send after the peer's Close, so there is no final
+/// tally: the volume makes it exact anyway (128 MiB is a multiple of 4 MiB).
+fn tungstenite() -> Result<u64, Failure> {
+    use tungstenite::Message;
+    let (listener, addr) = listen()?;
+    let server = thread::spawn(move || -> Result<(), Failure> {
+        let (s, _) = listener.accept().map_err(fail("accept"))?;
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        let mut ws = tungstenite::accept(s).map_err(fail("tungstenite accept"))?;
+        let mut since = 0u64;
+        loop {
+            match ws.read() {
+                Ok(Message::Binary(b)) => {
+                    since += b.len() as u64;
+                    while since >= CHUNK {
+                        since -= CHUNK;
+                        ws.send(Message::text(seed::ack(CHUNK))).map_err(fail("server ack"))?;
+                    }
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(e) => return Err(format!("server read: {e}")),
+            }
+        }
+    });
+    let s = TcpStream::connect(addr).map_err(fail("connect"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/"), s).map_err(fail("tungstenite connect"))?;
+    let payload = seed::payload(0, MESSAGE_SIZE);
+    for _ in 0..MESSAGES {
+        ws.send(Message::Binary(payload.clone())).map_err(fail("client send"))?;
+    }
+    ws.close(None).map_err(fail("client close"))?;
+    let mut acked = 0;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => acked += seed::parse_ack(&t).ok_or_else(|| format!("not an ack: {t:?}"))?,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(e) => return Err(format!("client read: {e}")),
+        }
+    }
+    join(server)?;
+    Ok(acked)
+}
+
+/// wsduplex-std on both sides: exactly what `blocking-server` and `blocking-client` run.
+fn wsduplex_blocking() -> Result<u64, Failure> {
+    use wsduplex_std::demo;
+    let (listener, addr) = listen()?;
+    let server = thread::spawn(move || -> Result<(), Failure> {
+        let (s, _) = listener.accept().map_err(fail("accept"))?;
+        let ws = wsduplex_std::accept(s, demo::server_config(CHUNK)).map_err(fail("accept"))?;
+        let outcome = demo::serve(ws, CHUNK, None).map_err(fail("serve"))?;
+        if !outcome.is_clean() {
+            return Err(format!("server: {outcome}"));
+        }
+        Ok(())
+    });
+    let summary = demo::run_client(&client_args(addr), false, None).map_err(fail("client"))?;
+    join(server)?;
+    if !summary.passed() {
+        return Err(format!("client: {}", summary.to_json()));
+    }
+    Ok(summary.bytes_acked)
+}
+
+/// wsduplex-smol on both sides: exactly what `async-server` and `async-client` run.
+fn wsduplex_async() -> Result<u64, Failure> {
+    use wsduplex_smol::demo;
+    runtime::block_on(async {
+        let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
+        let addr = listener.local_addr().map_err(fail("local_addr"))?;
+        let server = runtime::executor().spawn(async move {
+            let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+            let ws = wsduplex_smol::accept(s, demo::server_config(CHUNK)).await.map_err(fail("accept"))?;
+            let outcome = demo::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
+            if !outcome.is_clean() {
+                return Err(format!("server: {outcome}"));
+            }
+            Ok::<(), Failure>(())
+        });
+        let summary =
+            demo::run_client(runtime::executor(), &client_args(addr), false, None).await.map_err(fail("client"))?;
+        server.await?;
+        if !summary.passed() {
+            return Err(format!("client: {}", summary.to_json()));
+        }
+        Ok(summary.bytes_acked)
+    })
+}
+
+/// The payload every contender sends (for benchmarks that need the bytes).
+pub fn payload() -> Bytes {
+    seed::payload(0, MESSAGE_SIZE)
+}
