@@ -103,8 +103,14 @@ struct Server {
 impl Server {
     fn start(role: &str) -> Result<Server, Failure> {
         let exe = std::env::current_exe().map_err(fail("current_exe"))?;
-        let mut child =
-            Command::new(exe).env(ROLE, role).stdout(Stdio::piped()).spawn().map_err(fail("spawn server"))?;
+        // The idle servers log every connection the parent drops at the end: not worth showing.
+        let stderr = if role.starts_with("idle") { Stdio::null() } else { Stdio::inherit() };
+        let mut child = Command::new(exe)
+            .env(ROLE, role)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(fail("spawn server"))?;
         let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
         let line = read_line(&mut out)?;
         let mut words = line.split_whitespace().skip(1);
@@ -205,9 +211,9 @@ fn idle(role: &str, target_kib: Option<f64>) -> Result<(), Failure> {
         None => String::new(),
     };
     println!("memory/{role}: {IDLE} idle connections: {per:.2} KiB each (RSS {before} -> {after} KiB){verdict}");
-    drop(held);
     let _ = server.child.kill();
     let _ = server.child.wait();
+    drop(held);
     Ok(())
 }
 

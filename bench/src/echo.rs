@@ -190,7 +190,7 @@ fn wsduplex_async_echo(listener: TcpListener) -> Result<(), Failure> {
         let ws = wsduplex_smol::accept(s, Config::default()).await.map_err(fail("accept"))?;
         while let Some(event) = ws.recv().await.map_err(fail("server recv"))? {
             match event {
-                Event::Message(m) => ws.send(m).await.map_err(fail("server send"))?,
+                Event::Message(m) => ws.feed(m).await.map_err(fail("server feed"))?,
                 Event::CloseReceived { frame, .. } => ws.close(frame.code, "").await.map_err(fail("server close"))?,
                 _ => {}
             }

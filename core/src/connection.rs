@@ -379,6 +379,11 @@ impl Connection {
         }
         self.rbuf.extend_from_slice(data);
         self.process(now);
+        if self.rbuf.is_empty() {
+            // Give the buffer back between reads that end on a frame boundary: an idle
+            // connection keeps no receive memory (payloads handed out keep theirs alive).
+            self.rbuf = BytesMut::new();
+        }
     }
 
     /// The transport's input ended (the peer's FIN, or a read error).

@@ -1,8 +1,11 @@
 //! The async socket: the core behind a (never awaited-across) mutex, async locks for the read
 //! and write halves, and a notification for whoever waits while another task reads.
 
-use std::io::{self, ErrorKind};
+use std::cell::RefCell;
+use std::io::{self, ErrorKind, IoSlice};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -11,7 +14,8 @@ use async_net::TcpStream;
 use bytes::Bytes;
 use event_listener::Event as Notify;
 use futures_lite::future;
-use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use wsduplex_core::transport::Outbox;
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, OsKeys, Outcome,
     Request, Response, State, Stats, Text, Transmit, WsUrl,
@@ -23,18 +27,75 @@ use crate::{Config, Error};
 pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
 
+/// One of the two handles to the stream: the read side polls it for reading, the write side
+/// for writing (the lock is held only inside a poll). Unlike `futures_lite::io::split`, writes
+/// stay vectored.
+struct Half<S>(Arc<SyncMutex<S>>);
+
+impl<S: AsyncStream> Half<S> {
+    fn pair(stream: S) -> (Half<S>, Half<S>) {
+        let s = Arc::new(SyncMutex::new(stream));
+        (Half(s.clone()), Half(s))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(Pin<&mut S>) -> T) -> T {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(Pin::new(&mut *s))
+    }
+}
+
+thread_local! {
+    /// The buffer reads land in, one per thread: bytes go to the core (which keeps what it
+    /// needs) in the same poll that read them, so no connection holds a read buffer of its own
+    /// and an idle one costs only what the core keeps.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 struct ReadSide<S> {
-    stream: ReadHalf<S>,
-    buf: Vec<u8>,
+    stream: Half<S>,
+    size: usize,
     /// The read direction is finished (EOF or error): nobody reads again.
     done: bool,
 }
 
+impl<S: AsyncStream> ReadSide<S> {
+    /// Reads once into the thread's scratch buffer and hands the bytes to `conn` at once.
+    fn poll_into(&mut self, cx: &mut Context<'_>, conn: &SyncMutex<Connection>) -> Poll<io::Result<usize>> {
+        let size = self.size;
+        let mut feed = |buf: &mut Vec<u8>| {
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            let r = self.stream.with(|s| s.poll_read(cx, &mut buf[..size]));
+            if let Poll::Ready(Ok(n)) = r {
+                if n > 0 {
+                    conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
+                }
+            }
+            r
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => feed(&mut buf),
+            // A stream that polls another connection inside its own poll: a buffer of its own.
+            Err(_) => feed(&mut Vec::new()),
+        })
+    }
+}
+
 struct WriteSide<S> {
-    stream: WriteHalf<S>,
-    /// A buffer handed out by the core and not completely written yet, with how much was.
-    pending: Option<(Bytes, usize)>,
+    stream: Half<S>,
+    /// Output handed out by the core and not completely written yet.
+    outbox: Outbox,
     closed: bool,
+}
+
+impl<S: AsyncStream> WriteSide<S> {
+    /// One vectored write of everything queued (the slices live only inside the poll).
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); Outbox::MAX_SLICES];
+        let n = self.outbox.slices(&mut slices);
+        self.stream.with(|s| s.poll_write_vectored(cx, &slices[..n]))
+    }
 }
 
 struct Shared<S> {
@@ -54,12 +115,12 @@ enum Woke {
 
 impl<S: AsyncStream> Shared<S> {
     fn new(stream: S, conn: Connection, config: &Config) -> Arc<Self> {
-        let (r, w) = futures_lite::io::split(stream);
+        let (r, w) = Half::pair(stream);
         Arc::new(Shared {
             conn: SyncMutex::new(conn),
             changed: Notify::new(),
-            reader: Mutex::new(ReadSide { stream: r, buf: vec![0; config.read_buffer_size.max(1)], done: false }),
-            writer: Mutex::new(WriteSide { stream: w, pending: None, closed: false }),
+            reader: Mutex::new(ReadSide { stream: r, size: config.read_buffer_size.max(1), done: false }),
+            writer: Mutex::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
             write_timeout: config.write_timeout,
         })
     }
@@ -73,46 +134,46 @@ impl<S: AsyncStream> Shared<S> {
         self.changed.notify(usize::MAX);
     }
 
-    /// Writes the core's output in order. Progress is recorded after every write, so a future
-    /// dropped here loses nothing: the next writer resumes at the same byte. `timeout` bounds
-    /// each write that makes no progress.
+    /// Writes the core's output in order, every queued buffer in one vectored write. Progress
+    /// is recorded after every write, so a future dropped here loses nothing: the next writer
+    /// resumes at the same byte. `timeout` bounds each write that makes no progress.
     async fn write_out(&self, w: &mut WriteSide<S>, timeout: Option<Duration>) -> io::Result<()> {
         loop {
-            let WriteSide { stream, pending, closed } = w;
-            if let Some((b, at)) = pending {
-                while *at < b.len() {
-                    let write = stream.write(&b[*at..]);
-                    let n = match timeout {
-                        Some(t) => {
-                            let expire = async {
-                                Timer::after(t).await;
-                                Err(io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read"))
-                            };
-                            future::or(write, expire).await?
+            if !w.outbox.has_bytes() {
+                match w.outbox.take_then() {
+                    Some(Transmit::ShutdownWrite | Transmit::Disconnect) => {
+                        if !w.closed {
+                            // Half-close: FIN after everything written. The socket itself is
+                            // released when the last handle is dropped.
+                            let _ = future::poll_fn(|cx| w.stream.with(|s| s.poll_close(cx))).await;
+                            w.closed = true;
                         }
-                        None => write.await?,
+                        self.notify();
+                    }
+                    Some(Transmit::Bytes(_)) | None => {
+                        w.outbox.refill(&mut self.conn());
+                        if w.outbox.is_empty() {
+                            return future::poll_fn(|cx| w.stream.with(|s| s.poll_flush(cx))).await;
+                        }
+                    }
+                }
+                continue;
+            }
+            let write = future::poll_fn(|cx| w.poll_write_queued(cx));
+            let n = match timeout {
+                Some(t) => {
+                    let expire = async {
+                        Timer::after(t).await;
+                        Err(io::Error::new(ErrorKind::TimedOut, "write timed out: the peer does not read"))
                     };
-                    if n == 0 {
-                        return Err(ErrorKind::WriteZero.into());
-                    }
-                    *at += n;
+                    future::or(write, expire).await?
                 }
-                *pending = None;
+                None => write.await?,
+            };
+            if n == 0 {
+                return Err(ErrorKind::WriteZero.into());
             }
-            let next = self.conn().poll_transmit();
-            match next {
-                None => return stream.flush().await,
-                Some(Transmit::Bytes(b)) => *pending = Some((b, 0)),
-                Some(Transmit::ShutdownWrite | Transmit::Disconnect) => {
-                    if !*closed {
-                        // Half-close: FIN after everything written. The socket itself is
-                        // released when the last handle is dropped.
-                        let _ = stream.close().await;
-                        *closed = true;
-                    }
-                    self.notify();
-                }
-            }
+            w.outbox.advance(n);
         }
     }
 
@@ -155,7 +216,7 @@ impl<S: AsyncStream> Shared<S> {
             }
             while c.poll_transmit().is_some() {}
         }
-        w.pending = None;
+        w.outbox.clear();
         w.closed = true;
         self.notify();
         Error::Io(e)
@@ -169,24 +230,27 @@ impl<S: AsyncStream> Shared<S> {
             let changed = self.changed.listen();
             let state = {
                 let mut c = self.conn();
-                ready(&mut c).ok_or_else(|| (c.poll_timeout(), c.has_transmit()))
+                match ready(&mut c) {
+                    Some(t) => Ok((t, c.has_event())),
+                    None => Err((c.poll_timeout(), c.has_transmit())),
+                }
             };
             let (deadline, has_output) = match state {
-                Ok(t) => {
-                    self.try_flush().await?;
+                Ok((t, more)) => {
+                    // Replies to a batch of events leave in one write, once it is handed out.
+                    if !more {
+                        self.try_flush().await?;
+                    }
                     return Ok(t);
                 }
                 Err(waiting) => waiting,
             };
             let mut reader = self.reader.try_lock().filter(|r| !r.done);
-            let mut writer = self.writer.try_lock().filter(|w| has_output || w.pending.is_some());
+            let mut writer = self.writer.try_lock().filter(|w| has_output || !w.outbox.is_empty());
             let woke = {
                 let read = async {
                     match reader.as_mut() {
-                        Some(r) => {
-                            let ReadSide { stream, buf, .. } = &mut **r;
-                            Woke::Read(stream.read(buf).await)
-                        }
+                        Some(r) => Woke::Read(future::poll_fn(|cx| r.poll_into(cx, &self.conn)).await),
                         None => future::pending().await,
                     }
                 };
@@ -221,7 +285,8 @@ impl<S: AsyncStream> Shared<S> {
                             r.done = true;
                             c.handle_eof(now);
                         }
-                        Ok(n) => c.handle_input(now, &r.buf[..n]),
+                        // Already handed to the core, in the poll that read it.
+                        Ok(_) => {}
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(_) => {
                             // Reset or similar: the input is over.
@@ -260,14 +325,16 @@ impl<S> Clone for Handle<S> {
 }
 
 impl<S: AsyncStream> Handle<S> {
-    /// Queues with `op` (waiting while the outgoing buffer is full), then writes.
+    /// Queues with `op` (waiting while the outgoing buffer is full), then writes all if `flush`.
     async fn send_with(
         &self,
+        flush: bool,
         mut op: impl FnMut(&mut Connection) -> Result<(), wsduplex_core::LocalError>,
     ) -> Result<(), Error> {
         loop {
             let r = op(&mut self.0.conn());
             match r {
+                Ok(()) if !flush => return Ok(()),
                 Ok(()) => {
                     self.0.notify();
                     return self.0.flush().await;
@@ -286,16 +353,16 @@ impl<S: AsyncStream> Handle<S> {
         }
     }
 
-    async fn send(&self, message: Message) -> Result<(), Error> {
-        self.send_with(|c| c.send(message.clone())).await
+    async fn send(&self, message: Message, flush: bool) -> Result<(), Error> {
+        self.send_with(flush, |c| c.send(message.clone())).await
     }
 
     async fn send_fragment(&self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), Error> {
-        self.send_with(|c| c.send_fragment(kind, data.clone(), end_of_message)).await
+        self.send_with(true, |c| c.send_fragment(kind, data.clone(), end_of_message)).await
     }
 
     async fn ping(&self, payload: Bytes) -> Result<(), Error> {
-        self.send_with(|c| c.ping(payload.clone())).await
+        self.send_with(true, |c| c.ping(payload.clone())).await
     }
 
     async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
@@ -322,7 +389,7 @@ impl<S: AsyncStream> Handle<S> {
         self.0.conn().abort();
         if let Some(mut w) = self.0.writer.try_lock() {
             // Abandon a half-written frame: nothing more goes out after an abort.
-            w.pending = None;
+            w.outbox.clear();
         }
         let _ = self.0.try_flush().await;
         self.0.notify();
@@ -391,19 +458,33 @@ pub struct Receiver<S: AsyncStream = TcpStream> {
 
 macro_rules! sending {
     () => {
-        /// Sends a whole message; waits while the outgoing buffer is full.
+        /// Sends a whole message and writes it out (with everything queued before it); waits
+        /// while the socket does not take it.
         pub async fn send(&self, message: Message) -> Result<(), Error> {
-            self.handle.send(message).await
+            self.handle.send(message, true).await
         }
 
         /// Sends a text message.
         pub async fn send_text(&self, text: impl Into<Text>) -> Result<(), Error> {
-            self.handle.send(Message::Text(text.into())).await
+            self.handle.send(Message::Text(text.into()), true).await
         }
 
         /// Sends a binary message.
         pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
-            self.handle.send(Message::Binary(data.into())).await
+            self.handle.send(Message::Binary(data.into()), true).await
+        }
+
+        /// Queues a message without writing it, so many small ones leave in one write. It goes
+        /// out with the next `send`, `flush` or `close`, or when `recv` has handed out every
+        /// event already received: an echo that feeds its replies answers a batch of messages
+        /// with one write. Waits only while the outgoing buffer is full.
+        pub async fn feed(&self, message: Message) -> Result<(), Error> {
+            self.handle.send(message, false).await
+        }
+
+        /// Writes out everything queued; waits while the socket does not take it.
+        pub async fn flush(&self) -> Result<(), Error> {
+            self.handle.0.flush().await
         }
 
         /// Sends part of a message; `end_of_message` finishes it.

@@ -380,3 +380,48 @@ fn one_async_server_serves_a_thousand_concurrent_clients() {
     assert!(failures.is_empty(), "{} of {CLIENTS} failed, first: {:?}", failures.len(), failures.first());
     eprintln!("1000 concurrent clients x 1 MiB, all acked exactly and closed clean, in {elapsed:?}");
 }
+
+/// `feed` queues replies; `recv` writes them when it has handed out every event already
+/// received. A lone request still gets its reply (nothing strands while the server waits for
+/// input), and a pipelined burst gets every reply, in order.
+#[test]
+fn fed_replies_go_out_when_the_batch_is_handed_out() {
+    let outcome = run(|ex| {
+        let inner = ex.clone();
+        ex.spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let client = inner.spawn(smol::unblock(move || {
+                let stream = TcpStream::connect(addr).expect("connect");
+                // A stranded reply would leave this read waiting: bounded, it fails instead.
+                stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+                let (mut ws, _) = tungstenite::client(format!("ws://{addr}/"), stream).expect("handshake");
+                for i in 0..3 {
+                    ws.send(TMessage::text(format!("request {i}"))).expect("send");
+                    assert_eq!(ws.read().expect("the reply, not a timeout"), TMessage::text(format!("request {i}")));
+                }
+                for i in 0..1000u32 {
+                    ws.write(TMessage::Binary(i.to_be_bytes().to_vec().into())).expect("write");
+                }
+                ws.flush().expect("flush");
+                for i in 0..1000u32 {
+                    assert_eq!(ws.read().expect("echo"), TMessage::Binary(i.to_be_bytes().to_vec().into()));
+                }
+                ws.close(None).expect("close");
+                while ws.read().is_ok() {}
+            }));
+            let (stream, _) = listener.accept().await.expect("accept");
+            let ws = accept(stream, Config::default()).await.expect("handshake");
+            while let Some(event) = ws.recv().await.expect("recv") {
+                match event {
+                    Event::Message(m) => ws.feed(m).await.expect("feed"),
+                    Event::CloseReceived { frame, .. } => ws.close(frame.code, "").await.expect("close"),
+                    _ => {}
+                }
+            }
+            client.await;
+            ws.outcome()
+        })
+    });
+    assert!(outcome.is_some_and(|o| o.is_clean()));
+}
