@@ -67,7 +67,7 @@ pub fn frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     put_header(&mut out, opcode, payload.len() as u64, key);
     let start = out.len();
     out.extend_from_slice(payload);
-    mask(&mut out[start..], key, 0);
+    mask_words(&mut out[start..], key);
     out
 }
 

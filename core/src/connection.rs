@@ -470,11 +470,11 @@ impl Connection {
                 Transmit::Bytes(b)
             }
             Segment::Masked { head, data, key } => {
-                let mut m = BytesMut::with_capacity(head.len() + data.len());
+                let mut m = Vec::with_capacity(head.len() + data.len());
                 m.extend_from_slice(&head);
                 frame::extend_masked(&mut m, &data, key);
                 self.buffered = self.buffered.saturating_sub(m.len());
-                Transmit::Bytes(m.freeze())
+                Transmit::Bytes(Bytes::from(m))
             }
             Segment::ShutdownWrite => Transmit::ShutdownWrite,
             Segment::Disconnect => {
