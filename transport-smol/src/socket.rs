@@ -27,22 +27,51 @@ use crate::{Config, Error};
 pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
 
-/// One of the two handles to the stream: the read side polls it for reading, the write side
-/// for writing (the lock is held only inside a poll). Unlike `futures_lite::io::split`, writes
-/// stay vectored.
-struct Half<S>(Arc<SyncMutex<S>>);
+/// One of the two handles to the stream: the read side polls one for reading, the write side
+/// the other for writing. A TCP or Unix socket is simply cloned (reads and writes never wait
+/// for each other); any other stream (TLS ...) is shared behind a lock held only inside a
+/// poll. Unlike `futures_lite::io::split`, writes stay vectored.
+enum Half<S> {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(async_net::unix::UnixStream),
+    /// Always `Some`; an `Option` only so the stream could be tried as the types above.
+    Locked(Arc<SyncMutex<Option<S>>>),
+}
 
 impl<S: AsyncStream> Half<S> {
     fn pair(stream: S) -> (Half<S>, Half<S>) {
-        let s = Arc::new(SyncMutex::new(stream));
-        (Half(s.clone()), Half(s))
+        let mut slot = Some(stream);
+        // Measured (`cargo bench -p wsduplex-bench --bench seed`): with a lock, a read polled
+        // while a large write is in its system call blocks a second thread on the lock.
+        let any = &mut slot as &mut dyn std::any::Any;
+        if let Some(tcp) = any.downcast_mut::<Option<TcpStream>>().and_then(Option::take) {
+            return (Half::Tcp(tcp.clone()), Half::Tcp(tcp));
+        }
+        #[cfg(unix)]
+        if let Some(unix) = any.downcast_mut::<Option<async_net::unix::UnixStream>>().and_then(Option::take) {
+            return (Half::Unix(unix.clone()), Half::Unix(unix));
+        }
+        let s = Arc::new(SyncMutex::new(slot));
+        (Half::Locked(s.clone()), Half::Locked(s))
     }
 
-    fn with<T>(&self, f: impl FnOnce(Pin<&mut S>) -> T) -> T {
-        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        f(Pin::new(&mut *s))
+    fn poll<T>(&mut self, f: impl FnOnce(Pin<&mut dyn Duplex>) -> Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match self {
+            Half::Tcp(t) => f(Pin::new(t)),
+            #[cfg(unix)]
+            Half::Unix(u) => f(Pin::new(u)),
+            Half::Locked(s) => match &mut *s.lock().unwrap_or_else(PoisonError::into_inner) {
+                Some(s) => f(Pin::new(s)),
+                None => Poll::Ready(Err(ErrorKind::NotConnected.into())),
+            },
+        }
     }
 }
+
+/// Both directions of a stream, as one object type.
+trait Duplex: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Duplex for T {}
 
 thread_local! {
     /// The buffer reads land in, one per thread: bytes go to the core (which keeps what it
@@ -66,7 +95,7 @@ impl<S: AsyncStream> ReadSide<S> {
             if buf.len() < size {
                 buf.resize(size, 0);
             }
-            let r = self.stream.with(|s| s.poll_read(cx, &mut buf[..size]));
+            let r = self.stream.poll(|s| s.poll_read(cx, &mut buf[..size]));
             if let Poll::Ready(Ok(n)) = r {
                 if n > 0 {
                     conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
@@ -94,7 +123,7 @@ impl<S: AsyncStream> WriteSide<S> {
     fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut slices = [IoSlice::new(&[]); Outbox::MAX_SLICES];
         let n = self.outbox.slices(&mut slices);
-        self.stream.with(|s| s.poll_write_vectored(cx, &slices[..n]))
+        self.stream.poll(|s| s.poll_write_vectored(cx, &slices[..n]))
     }
 }
 
@@ -145,7 +174,7 @@ impl<S: AsyncStream> Shared<S> {
                         if !w.closed {
                             // Half-close: FIN after everything written. The socket itself is
                             // released when the last handle is dropped.
-                            let _ = future::poll_fn(|cx| w.stream.with(|s| s.poll_close(cx))).await;
+                            let _ = future::poll_fn(|cx| w.stream.poll(|s| s.poll_close(cx))).await;
                             w.closed = true;
                         }
                         self.notify();
@@ -153,7 +182,7 @@ impl<S: AsyncStream> Shared<S> {
                     Some(Transmit::Bytes(_)) | None => {
                         w.outbox.refill(&mut self.conn());
                         if w.outbox.is_empty() {
-                            return future::poll_fn(|cx| w.stream.with(|s| s.poll_flush(cx))).await;
+                            return future::poll_fn(|cx| w.stream.poll(|s| s.poll_flush(cx))).await;
                         }
                     }
                 }

@@ -425,3 +425,76 @@ fn fed_replies_go_out_when_the_batch_is_handed_out() {
     });
     assert!(outcome.is_some_and(|o| o.is_clean()));
 }
+
+/// A stream that is neither TCP nor Unix (as a TLS stream would be): the transport shares it
+/// between its read and write sides behind a lock instead of cloning it. The seed runs over it
+/// against tungstenite, final tally included.
+struct Wrapped(async_net::TcpStream);
+
+impl futures_lite::AsyncRead for Wrapped {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl futures_lite::AsyncWrite for Wrapped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+#[test]
+fn a_stream_of_any_other_type_works_through_the_lock() {
+    let outcome = run(|ex| {
+        let inner = ex.clone();
+        ex.spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let server = inner.spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                let ws =
+                    wsduplex_smol::accept_with(Wrapped(stream), demo::server_config(CHUNK), |_| Ok(Default::default()))
+                        .await?;
+                demo::serve(ws, CHUNK, None).await
+            });
+            let client = thread::spawn(move || {
+                let (mut ws, _) = tungstenite::connect(format!("ws://{addr}/")).expect("connect");
+                for _ in 0..40 {
+                    ws.send(TMessage::Binary(seed::payload(0, 128 << 10))).expect("send");
+                }
+                ws.close(None).expect("close");
+                let mut acks = Vec::new();
+                while let Ok(m) = ws.read() {
+                    if let TMessage::Text(t) = m {
+                        acks.push(seed::parse_ack(&t).expect("ack"));
+                    }
+                }
+                acks
+            });
+            (server.await, client.join().expect("client"))
+        })
+    });
+    let (server, acks) = outcome;
+    assert_eq!(acks, vec![CHUNK, 40 * (128 << 10) - CHUNK]);
+    assert!(server.expect("server").is_clean());
+}

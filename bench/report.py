@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Runs every wsduplex benchmark for several rounds and prints the ratios against the targets
+of BENCHMARKS.md as a markdown table.
+
+    python3 bench/report.py [--rounds 3]
+
+Each round runs all contenders of every benchmark back to back (criterion, then the memory
+bench), so every ratio compares figures measured minutes apart on the same machine; the table
+gives the median ratio over the rounds and its range. Machines here are shared and noisy: a
+single round can be off by 10-15%.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CRIT = os.path.join(ROOT, "target", "criterion")
+
+
+def median_ns(bench_id):
+    path = os.path.join(CRIT, *bench_id.split("/"), "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def cargo_bench(name):
+    cmd = ["cargo", "bench", "-q", "-p", "wsduplex-bench", "--bench", name]
+    if name != "memory":
+        cmd += ["--", "--noplot"]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def one_round():
+    r = {}
+    cargo_bench("core")
+    for b in ["decode/memcpy/whole", "decode/memcpy/64KiB-pieces", "decode/wsduplex/server",
+              "encode/copy+xor/per-message-buffer", "encode/wsduplex/client"]:
+        r[b] = median_ns(b)
+    cargo_bench("seed")
+    for g in ["seed-wall", "seed-cpu"]:
+        for c in ["raw-tcp", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
+            r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
+    cargo_bench("echo")
+    for c in ["raw-tcp", "tungstenite-send", "tungstenite-write", "wsduplex-blocking", "wsduplex-async"]:
+        r[f"echo/{c}"] = median_ns(f"echo/{c}")
+    mem = cargo_bench("memory")
+    for role in ["stream-blocking", "stream-async"]:
+        m = re.search(rf"memory/{role}: .*peak RSS (\d+) KiB", mem)
+        r[f"memory/{role}"] = int(m.group(1)) / 1024.0 if m else float("nan")
+    for role in ["idle-async", "idle-tungstenite"]:
+        m = re.search(rf"memory/{role}: .* ([\d.]+) KiB each", mem)
+        r[f"memory/{role}"] = float(m.group(1)) if m else float("nan")
+    return r
+
+
+def ratios(r):
+    """(row, value, target text, met) for one round. Higher-is-better ratios are a/b of speeds."""
+    rows = []
+    dec = r["decode/wsduplex/server"]
+    rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
+    rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
+    rows.append(("core encode vs copy + XOR", r["encode/copy+xor/per-message-buffer"] / r["encode/wsduplex/client"], "(report)", None))
+    for t in ["blocking", "async"]:
+        w = r[f"seed-wall/wsduplex-{t}"]
+        rows.append((f"seed throughput, {t}, vs raw TCP", r["seed-wall/raw-tcp"] / w, ">= 1.0x", lambda v: v >= 1.0))
+        rows.append((f"seed throughput, {t}, vs tungstenite", r["seed-wall/tungstenite"] / w, "(report)", None))
+        best = min(r["seed-cpu/raw-tcp"], r["seed-cpu/tungstenite"])
+        rows.append((f"seed CPU per GiB, {t}, vs the better baseline", r[f"seed-cpu/wsduplex-{t}"] / best, "<= 1.05x", lambda v: v <= 1.05))
+    for t in ["blocking", "async"]:
+        e = r[f"echo/wsduplex-{t}"]
+        rows.append((f"echo msgs/s, {t}, vs tungstenite (send)", r["echo/tungstenite-send"] / e, ">= 2x", lambda v: v >= 2.0))
+        rows.append((f"echo msgs/s, {t}, vs tungstenite (write, flush at close)", r["echo/tungstenite-write"] / e, "(report)", None))
+        rows.append((f"echo msgs/s, {t}, vs raw TCP batched", r["echo/raw-tcp"] / e, "(report)", None))
+    for t in ["blocking", "async"]:
+        rows.append((f"peak RSS, 1 GiB message streamed in, {t} server (MiB)", r[f"memory/stream-{t}"], "<= 8 MiB", lambda v: v <= 8))
+    rows.append(("RSS per idle connection, async server, 10 000 conns (KiB)", r["memory/idle-async"], "<= 6 KiB", lambda v: v <= 6))
+    rows.append(("RSS per idle connection, tungstenite values, no runtime (KiB)", r["memory/idle-tungstenite"], "(report)", None))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rounds = []
+    for i in range(args.rounds):
+        print(f"round {i + 1}/{args.rounds} ...", file=sys.stderr)
+        rounds.append(ratios(one_round()))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(f"rounds: {args.rounds}\n")
+    print("| measure | median (range) | target | |")
+    print("|---|---|---|---|")
+    for k in range(len(rounds[0])):
+        name, _, target, check = rounds[0][k]
+        vals = [r[k][1] for r in rounds]
+        med = statistics.median(vals)
+        verdict = "" if check is None else ("met" if check(med) else "**missed**")
+        print(f"| {name} | {med:.2f} ({min(vals):.2f}-{max(vals):.2f}) | {target} | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
