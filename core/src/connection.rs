@@ -142,6 +142,9 @@ impl Timers {
 /// masking copy only (client).
 const INLINE_PAYLOAD: usize = 4096;
 
+/// Most receive buffer space reserved ahead for a frame announced but not yet received.
+const RESERVE_AHEAD: u64 = 4 << 20;
+
 /// Pongs owed at most; older ones are dropped (RFC 6455 §5.5.3 lets us answer only the latest).
 const MAX_OWED_PONGS: usize = 16;
 
@@ -156,6 +159,9 @@ pub struct Connection {
     now: Instant,
     rbuf: BytesMut,
     rx: Rx,
+    /// Bytes after the `ready` ones in `rbuf` that were unmasked as they were copied in (the
+    /// current data frame's payload); `data_step` unmasks only what follows them.
+    premasked: usize,
     incoming: Option<Incoming>,
     carry: BytesMut,
     delivered: u64,
@@ -202,6 +208,7 @@ impl Connection {
             now,
             rbuf: BytesMut::new(),
             rx: Rx::Header,
+            premasked: 0,
             incoming: None,
             carry: BytesMut::new(),
             delivered: 0,
@@ -283,6 +290,7 @@ impl Connection {
             now: self.now,
             rbuf: self.rbuf.clone(),
             rx: self.rx,
+            premasked: self.premasked,
             incoming: self.incoming.clone(),
             carry: self.carry.clone(),
             delivered: self.delivered,
@@ -376,6 +384,21 @@ impl Connection {
         self.now = now;
         if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
             return;
+        }
+        let mut data = data;
+        if let Rx::Payload { h, consumed, ready } = self.rx {
+            // The rest of the current data frame's payload is unmasked while it is copied in,
+            // when nothing unprocessed is buffered before it. `rbuf[i]` is payload byte
+            // `consumed + i` of the frame.
+            if let (false, Some(key)) = (h.opcode.is_control(), h.mask) {
+                if self.rbuf.len() == ready + self.premasked {
+                    let offset = consumed + self.rbuf.len() as u64;
+                    let take = (h.len - offset).min(data.len() as u64) as usize;
+                    frame::extend_unmasked(&mut self.rbuf, &data[..take], key, offset);
+                    self.premasked += take;
+                    data = &data[take..];
+                }
+            }
         }
         self.rbuf.extend_from_slice(data);
         self.process(now);
@@ -630,6 +653,7 @@ impl Connection {
         self.pending_pongs.clear();
         self.pending_failure = None;
         self.rbuf = BytesMut::new();
+        self.premasked = 0;
         self.incoming = None;
         self.outgoing = None;
         match close::teardown(self.role, &outcome) {
@@ -697,6 +721,7 @@ impl Connection {
     /// nobody drains the events, it takes effect at `close_timeout` anyway.
     fn fail(&mut self, now: Instant, e: PeerError) {
         self.rbuf = BytesMut::new();
+        self.premasked = 0;
         if self.events.is_empty() {
             self.apply(now, Trigger::Violation(e));
         } else {
@@ -750,6 +775,7 @@ impl Connection {
                 // anyway is discarded, never delivered; our reply (and final messages) still go
                 // out. Autobahn 7.1.2-7.1.5 expect exactly this: a normal echo of the Close.
                 self.rbuf.clear();
+                self.premasked = 0;
                 return Ok(());
             }
             match self.rx {
@@ -782,6 +808,11 @@ impl Connection {
                         }
                         if let Some(inc) = &mut self.incoming {
                             inc.claimed = inc.claimed.saturating_add(h.len);
+                            if !inc.streaming {
+                                // The payload stays here until the frame ends: room for it now
+                                // (within a bound) rather than copying as the buffer doubles.
+                                self.rbuf.reserve(h.len.min(RESERVE_AHEAD) as usize);
+                            }
                         }
                     }
                     self.rx = Rx::Payload { h, consumed: 0, ready: 0 };
@@ -806,6 +837,7 @@ impl Connection {
             }
         }
         self.rbuf.clear();
+        self.premasked = 0;
         Ok(())
     }
 
@@ -898,8 +930,10 @@ impl Connection {
             return Ok(false);
         }
         let (start, end) = (ready, ready + step as usize);
+        let pre = self.premasked.min(end - start);
+        self.premasked -= pre;
         if let Some(key) = h.mask {
-            frame::apply_mask(&mut self.rbuf[start..end], key, (consumed + ready as u64) as usize);
+            frame::apply_mask(&mut self.rbuf[start + pre..end], key, (consumed + (start + pre) as u64) as usize);
         }
         if inc.kind == DataKind::Text {
             if let Err(valid) = inc.utf8.feed(&self.rbuf[start..end]) {

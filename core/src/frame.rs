@@ -7,7 +7,7 @@
 
 use std::io::Cursor;
 
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode as TOpCode};
 
@@ -152,16 +152,12 @@ pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Appends `src` masked with `key` (from payload offset 0) to `dst`: zero-filled, then one
-/// fused XOR-copy pass that the compiler vectorises. Measured (`cargo bench -p wsduplex-bench
-/// --bench core -- encode`, 128 KiB frames): 1.07x a plain copy followed by an in-place XOR,
-/// where `extend_from_slice` + `apply_mask` was 0.93x and pushing words into a `BytesMut`
-/// 0.3x (its capacity checks stop vectorisation).
-pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
-    let start = dst.len();
-    dst.resize(start + src.len(), 0);
-    let out = &mut dst[start..];
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+/// Writes `src` masked with `key` into `out` (same length), where `src[0]` is payload byte
+/// number `offset`: the copy and the XOR in one pass, which the compiler vectorises.
+pub(crate) fn mask_into(out: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    let r = offset & 3;
+    let k = [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]];
+    let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
     let mut outs = out.chunks_exact_mut(8);
     let mut ins = src.chunks_exact(8);
     for (o, i) in (&mut outs).zip(&mut ins) {
@@ -170,8 +166,27 @@ pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
         o.copy_from_slice(&(u64::from_ne_bytes(a) ^ wide).to_ne_bytes());
     }
     for (n, (o, i)) in outs.into_remainder().iter_mut().zip(ins.remainder()).enumerate() {
-        *o = i ^ key[n & 3];
+        *o = i ^ k[n & 3];
     }
+}
+
+/// Appends `src` masked with `key` (from payload offset 0) to `dst`: zero-filled, then
+/// [`mask_into`]. Measured (`cargo bench -p wsduplex-bench --bench core -- encode`, 128 KiB
+/// frames): 1.07x a plain copy followed by an in-place XOR, where `extend_from_slice` +
+/// `apply_mask` was 0.93x and pushing words into a `BytesMut` 0.3x (its capacity checks stop
+/// vectorisation).
+pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    let start = dst.len();
+    dst.resize(start + src.len(), 0);
+    mask_into(&mut dst[start..], src, key, 0);
+}
+
+/// Appends received payload to the receive buffer, unmasking it on the way (`src[0]` is
+/// payload byte number `offset`): one pass instead of a copy and then an XOR in place.
+pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], offset: u64) {
+    let start = dst.len();
+    dst.resize(start + src.len(), 0);
+    mask_into(&mut dst[start..], src, key, (offset & 3) as usize);
 }
 
 #[cfg(test)]
@@ -210,6 +225,22 @@ mod tests {
             naive_mask(&mut expected, key, 0);
             assert_eq!(&out[..4], b"head");
             assert_eq!(&out[4..], &expected[..], "len {len}");
+        }
+    }
+
+    #[test]
+    fn unmasking_copy_matches_naive_at_every_offset() {
+        let key = [0x6d, 0xb6, 0xb2, 0x80];
+        let data: Vec<u8> = (0..67u8).collect();
+        for len in 0..data.len() {
+            for off in 0..8u64 {
+                let mut out = BytesMut::from(&b"xy"[..]);
+                extend_unmasked(&mut out, &data[..len], key, off);
+                let mut expected = data[..len].to_vec();
+                naive_mask(&mut expected, key, off as usize);
+                assert_eq!(&out[..2], b"xy");
+                assert_eq!(&out[2..], &expected[..], "len {len} offset {off}");
+            }
         }
     }
 
