@@ -25,11 +25,11 @@ pub const TOTAL: u64 = MESSAGES * MESSAGE_SIZE as u64;
 pub enum Contender {
     /// Length-prefixed messages over TCP, half-close as the close: the floor.
     RawTcp,
-    /// tungstenite's blocking client and server.
+    /// tungstenite's blocking client and server ([`End::Tungstenite`]).
     Tungstenite,
     /// wsduplex-std client and server (the blocking demo's code).
     WsduplexBlocking,
-    /// wsduplex-smol client and server (the async demo's code).
+    /// wsduplex-smol client and server (the async demo's code), on one executor.
     WsduplexAsync,
 }
 
@@ -52,8 +52,8 @@ impl Contender {
     pub fn run(self) -> Result<u64, Failure> {
         let acked = match self {
             Contender::RawTcp => raw_tcp()?,
-            Contender::Tungstenite => tungstenite()?,
-            Contender::WsduplexBlocking => wsduplex_blocking()?,
+            Contender::Tungstenite => run_pair(End::Tungstenite, End::Tungstenite)?,
+            Contender::WsduplexBlocking => run_pair(End::WsduplexBlocking, End::WsduplexBlocking)?,
             Contender::WsduplexAsync => wsduplex_async()?,
         };
         if acked != TOTAL {
@@ -150,33 +150,108 @@ fn raw_tcp() -> Result<u64, Failure> {
     Ok(acked)
 }
 
-/// tungstenite, blocking, one socket per side. Its client cannot read and write at once from
-/// two threads, so it writes everything and then reads the acks (32 small messages: they wait
-/// in the socket buffer). Its server cannot send after the peer's Close, so there is no final
-/// tally: the volume makes it exact anyway (128 MiB is a multiple of 4 MiB).
-fn tungstenite() -> Result<u64, Failure> {
-    use tungstenite::Message;
-    let (listener, addr) = listen()?;
-    let server = thread::spawn(move || -> Result<(), Failure> {
-        let (s, _) = listener.accept().map_err(fail("accept"))?;
-        s.set_nodelay(true).map_err(fail("nodelay"))?;
-        let mut ws = tungstenite::accept(s).map_err(fail("tungstenite accept"))?;
-        let mut since = 0u64;
-        loop {
-            match ws.read() {
-                Ok(Message::Binary(b)) => {
-                    since += b.len() as u64;
-                    while since >= CHUNK {
-                        since -= CHUNK;
-                        ws.send(Message::text(seed::ack(CHUNK))).map_err(fail("server ack"))?;
-                    }
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
-                Err(e) => return Err(format!("server read: {e}")),
+/// One end of a WebSocket seed exchange; any client runs against any server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// tungstenite, blocking. Its client cannot read and write at once from two threads, so
+    /// it writes everything and then reads the acks (32 small messages: they wait in the socket
+    /// buffer). Its server cannot send after the peer's Close, so there is no final tally: the
+    /// volume makes it exact anyway (128 MiB is a multiple of 4 MiB).
+    Tungstenite,
+    /// wsduplex-std: exactly what `blocking-server` and `blocking-client` run.
+    WsduplexBlocking,
+    /// wsduplex-smol: exactly what `async-server` and `async-client` run.
+    WsduplexAsync,
+}
+
+impl End {
+    /// Every end.
+    pub const ALL: [End; 3] = [End::Tungstenite, End::WsduplexBlocking, End::WsduplexAsync];
+
+    /// Name on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Tungstenite => "tungstenite",
+            End::WsduplexBlocking => "wsduplex-blocking",
+            End::WsduplexAsync => "wsduplex-async",
+        }
+    }
+
+    fn serve(self, listener: TcpListener) -> Result<(), Failure> {
+        match self {
+            End::Tungstenite => tungstenite_server(listener),
+            End::WsduplexBlocking => wsduplex_blocking_server(listener),
+            End::WsduplexAsync => {
+                let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
+                runtime::block_on(wsduplex_async_server(listener))
             }
         }
-    });
+    }
+
+    fn client(self, addr: SocketAddr) -> Result<u64, Failure> {
+        match self {
+            End::Tungstenite => tungstenite_client(addr),
+            End::WsduplexBlocking => {
+                let summary =
+                    wsduplex_std::demo::run_client(&client_args(addr), false, None).map_err(fail("client"))?;
+                checked(summary)
+            }
+            End::WsduplexAsync => runtime::block_on(async move {
+                let args = client_args(addr);
+                let summary = wsduplex_smol::demo::run_client(runtime::executor(), &args, false, None)
+                    .await
+                    .map_err(fail("client"))?;
+                checked(summary)
+            }),
+        }
+    }
+}
+
+/// Runs one exchange between `client` and `server` (the server on a thread of its own); the
+/// bytes acknowledged, which must be [`TOTAL`].
+pub fn run_pair(client: End, server: End) -> Result<u64, Failure> {
+    let (listener, addr) = listen()?;
+    let served = thread::spawn(move || server.serve(listener));
+    let acked = client.client(addr);
+    join(served)?;
+    let acked = acked?;
+    if acked != TOTAL {
+        return Err(format!("{} -> {}: {acked} bytes acknowledged, {TOTAL} sent", client.name(), server.name()));
+    }
+    Ok(acked)
+}
+
+fn checked(summary: wsduplex_core::seed::Summary) -> Result<u64, Failure> {
+    if !summary.passed() {
+        return Err(format!("client: {}", summary.to_json()));
+    }
+    Ok(summary.bytes_acked)
+}
+
+fn tungstenite_server(listener: TcpListener) -> Result<(), Failure> {
+    use tungstenite::Message;
+    let (s, _) = listener.accept().map_err(fail("accept"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let mut ws = tungstenite::accept(s).map_err(fail("tungstenite accept"))?;
+    let mut since = 0u64;
+    loop {
+        match ws.read() {
+            Ok(Message::Binary(b)) => {
+                since += b.len() as u64;
+                while since >= CHUNK {
+                    since -= CHUNK;
+                    ws.send(Message::text(seed::ack(CHUNK))).map_err(fail("server ack"))?;
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(format!("server read: {e}")),
+        }
+    }
+}
+
+fn tungstenite_client(addr: SocketAddr) -> Result<u64, Failure> {
+    use tungstenite::Message;
     let s = TcpStream::connect(addr).map_err(fail("connect"))?;
     s.set_nodelay(true).map_err(fail("nodelay"))?;
     let (mut ws, _) = tungstenite::client(format!("ws://{addr}/"), s).map_err(fail("tungstenite connect"))?;
@@ -190,57 +265,45 @@ fn tungstenite() -> Result<u64, Failure> {
         match ws.read() {
             Ok(Message::Text(t)) => acked += seed::parse_ack(&t).ok_or_else(|| format!("not an ack: {t:?}"))?,
             Ok(_) => {}
-            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(acked),
             Err(e) => return Err(format!("client read: {e}")),
         }
     }
-    join(server)?;
-    Ok(acked)
 }
 
-/// wsduplex-std on both sides: exactly what `blocking-server` and `blocking-client` run.
-fn wsduplex_blocking() -> Result<u64, Failure> {
+fn wsduplex_blocking_server(listener: TcpListener) -> Result<(), Failure> {
     use wsduplex_std::demo;
-    let (listener, addr) = listen()?;
-    let server = thread::spawn(move || -> Result<(), Failure> {
-        let (s, _) = listener.accept().map_err(fail("accept"))?;
-        let ws = wsduplex_std::accept(s, demo::server_config(CHUNK)).map_err(fail("accept"))?;
-        let outcome = demo::serve(ws, CHUNK, None).map_err(fail("serve"))?;
-        if !outcome.is_clean() {
-            return Err(format!("server: {outcome}"));
-        }
-        Ok(())
-    });
-    let summary = demo::run_client(&client_args(addr), false, None).map_err(fail("client"))?;
-    join(server)?;
-    if !summary.passed() {
-        return Err(format!("client: {}", summary.to_json()));
+    let (s, _) = listener.accept().map_err(fail("accept"))?;
+    let ws = wsduplex_std::accept(s, demo::server_config(CHUNK)).map_err(fail("accept"))?;
+    let outcome = demo::serve(ws, CHUNK, None).map_err(fail("serve"))?;
+    if !outcome.is_clean() {
+        return Err(format!("server: {outcome}"));
     }
-    Ok(summary.bytes_acked)
+    Ok(())
 }
 
-/// wsduplex-smol on both sides: exactly what `async-server` and `async-client` run.
-fn wsduplex_async() -> Result<u64, Failure> {
+async fn wsduplex_async_server(listener: async_net::TcpListener) -> Result<(), Failure> {
     use wsduplex_smol::demo;
+    let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+    let ws = wsduplex_smol::accept(s, demo::server_config(CHUNK)).await.map_err(fail("accept"))?;
+    let outcome = demo::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
+    if !outcome.is_clean() {
+        return Err(format!("server: {outcome}"));
+    }
+    Ok(())
+}
+
+/// Both async ends on the shared executor, as one async program would run them.
+fn wsduplex_async() -> Result<u64, Failure> {
     runtime::block_on(async {
         let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
-        let server = runtime::executor().spawn(async move {
-            let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-            let ws = wsduplex_smol::accept(s, demo::server_config(CHUNK)).await.map_err(fail("accept"))?;
-            let outcome = demo::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
-            if !outcome.is_clean() {
-                return Err(format!("server: {outcome}"));
-            }
-            Ok::<(), Failure>(())
-        });
+        let server = runtime::executor().spawn(wsduplex_async_server(listener));
+        let args = client_args(addr);
         let summary =
-            demo::run_client(runtime::executor(), &client_args(addr), false, None).await.map_err(fail("client"))?;
+            wsduplex_smol::demo::run_client(runtime::executor(), &args, false, None).await.map_err(fail("client"))?;
         server.await?;
-        if !summary.passed() {
-            return Err(format!("client: {}", summary.to_json()));
-        }
-        Ok(summary.bytes_acked)
+        checked(summary)
     })
 }
 
