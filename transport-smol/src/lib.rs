@@ -40,6 +40,11 @@
 //! all (a queued one goes out with the next operation that writes: any send, recv or close);
 //! a partly written buffer is resumed exactly where it stopped.
 //!
+//! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out with
+//! the next `send`, `flush` or `close`, or when `recv` has handed out every event already
+//! received. An echo or request/response server that answers with `feed` writes one reply
+//! buffer per batch of requests, and all queued frames leave in one vectored write.
+//!
 //! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
 //! read; each write is bounded by [`Config::write_timeout`]; the core refuses to queue more
 //! than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
