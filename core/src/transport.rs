@@ -15,7 +15,9 @@ pub struct Config {
     pub write_timeout: Duration,
     /// TCP connect timeout for `connect` (default 10 s).
     pub connect_timeout: Duration,
-    /// Size of the buffer each read fills (default 64 KiB).
+    /// Most bytes taken from the socket per read (default 128 KiB, what one 128 KiB frame needs
+    /// to arrive in one read). The blocking transport keeps a buffer of this size per
+    /// connection; the async one shares one per executor thread.
     pub read_buffer_size: usize,
 }
 
