@@ -382,31 +382,67 @@ impl Connection {
     /// Bytes read from the transport. Bytes after a failure or after `Closed` are discarded.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
-        if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
-            return;
-        }
         let mut data = data;
-        if let Rx::Payload { h, consumed, ready } = self.rx {
-            // The rest of the current data frame's payload is unmasked while it is copied in,
-            // when nothing unprocessed is buffered before it. `rbuf[i]` is payload byte
-            // `consumed + i` of the frame.
-            if let (false, Some(key)) = (h.opcode.is_control(), h.mask) {
-                if self.rbuf.len() == ready + self.premasked {
-                    let offset = consumed + self.rbuf.len() as u64;
-                    let take = (h.len - offset).min(data.len() as u64) as usize;
-                    frame::extend_unmasked(&mut self.rbuf, &data[..take], key, offset);
-                    self.premasked += take;
-                    data = &data[take..];
-                }
+        // Input is taken a piece at a time so that every large masked payload is unmasked while
+        // it is copied in: up to the end of the current payload, then up to the end of the next
+        // large frame's header. Processing in pieces is the same as reading in pieces, which the
+        // machine's events never depend on (tests/properties.rs).
+        while !data.is_empty() {
+            if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
+                return;
             }
+            let n = match self.unmask_room(data.len()) {
+                Some((n, key, offset)) => {
+                    frame::extend_unmasked(&mut self.rbuf, &data[..n], key, offset);
+                    self.premasked += n;
+                    n
+                }
+                None => {
+                    let n = self.header_room(data);
+                    self.rbuf.extend_from_slice(&data[..n]);
+                    n
+                }
+            };
+            data = &data[n..];
+            self.process(now);
         }
-        self.rbuf.extend_from_slice(data);
-        self.process(now);
         if self.rbuf.is_empty() {
             // Give the buffer back between reads that end on a frame boundary: an idle
             // connection keeps no receive memory (payloads handed out keep theirs alive).
             self.rbuf = BytesMut::new();
         }
+    }
+
+    /// Inside a masked data payload with nothing unprocessed buffered before the next byte:
+    /// how many of the next `available` bytes belong to it, its key, and the payload offset of
+    /// the first (`rbuf[i]` is payload byte `consumed + i` of the frame).
+    fn unmask_room(&self, available: usize) -> Option<(usize, [u8; 4], u64)> {
+        let Rx::Payload { h, consumed, ready } = self.rx else { return None };
+        let key = h.mask.filter(|_| !h.opcode.is_control())?;
+        if self.rbuf.len() != ready + self.premasked {
+            return None;
+        }
+        let offset = consumed + self.rbuf.len() as u64;
+        let n = (h.len - offset).min(available as u64) as usize;
+        (n > 0).then_some((n, key, offset))
+    }
+
+    /// How much of `data` to append as it is: everything, except that a header announcing a
+    /// large payload (16-bit or 64-bit length) is taken only up to its end, so that the payload
+    /// after it is unmasked on the way in. Always at least one byte.
+    fn header_room(&self, data: &[u8]) -> usize {
+        if self.state == State::Connecting || !matches!(self.rx, Rx::Header) {
+            return data.len();
+        }
+        let have = self.rbuf.len();
+        let second = if have >= 2 { self.rbuf[1] } else { data.get(1 - have).copied().unwrap_or(0) };
+        if have + data.len() < 2 || second & 0x7F < 126 {
+            return data.len();
+        }
+        let len_bytes = if second & 0x7F == 126 { 2 } else { 8 };
+        let mask_bytes = if second & 0x80 != 0 { 4 } else { 0 };
+        let header = 2 + len_bytes + mask_bytes;
+        if header <= have { data.len() } else { (header - have).min(data.len()) }
     }
 
     /// The transport's input ended (the peer's FIN, or a read error).
