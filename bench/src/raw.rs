@@ -54,13 +54,6 @@ pub fn put_header(out: &mut Vec<u8>, opcode: u8, len: u64, key: [u8; 4]) {
     out.extend_from_slice(&key);
 }
 
-/// XORs `data` with `key`, where `data[0]` is payload byte number `offset` (RFC 6455 §5.3).
-pub fn mask(data: &mut [u8], key: [u8; 4], offset: u64) {
-    for (i, b) in data.iter_mut().enumerate() {
-        *b ^= key[((offset + i as u64) & 3) as usize];
-    }
-}
-
 /// A whole masked client frame.
 pub fn frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 14);
@@ -141,8 +134,8 @@ fn parse(b: &[u8]) -> Result<Option<(Frame, usize)>, Failure> {
     Ok(Some((f, at + len)))
 }
 
-/// [`mask`] for a whole payload from offset 0, a word at a time: the copy + XOR baseline's
-/// XOR, as fast as plain safe Rust makes it.
+/// XORs a whole payload with `key` from payload offset 0 (RFC 6455 §5.3), a word at a time:
+/// the copy + XOR baseline's XOR, written independently of the core's.
 pub fn mask_words(data: &mut [u8], key: [u8; 4]) {
     let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
     let mut words = data.chunks_exact_mut(8);

@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
-use bytes::Bytes;
 use wsduplex_core::seed::{self, ClientArgs, CloseMode};
 
 use crate::{Failure, fail, runtime};
@@ -305,9 +304,4 @@ fn wsduplex_async() -> Result<u64, Failure> {
         server.await?;
         checked(summary)
     })
-}
-
-/// The payload every contender sends (for benchmarks that need the bytes).
-pub fn payload() -> Bytes {
-    seed::payload(0, MESSAGE_SIZE)
 }
