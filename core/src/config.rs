@@ -44,6 +44,9 @@ pub struct Config {
     /// header as it arrives. Applies to both delivery modes.
     pub max_message_size: u64,
     /// Messages we send are split into frames of at most this payload size (default 1 MiB).
+    /// A client masks each large frame into one buffer that it keeps and reuses once the
+    /// transport has written the frame: at most this plus 14 bytes per client connection,
+    /// given back when the connection ends.
     pub max_send_frame_size: usize,
     /// Whole messages or streaming chunks.
     pub delivery: Delivery,

@@ -168,6 +168,9 @@ pub struct Connection {
     read_eof: bool,
     out: VecDeque<Segment>,
     staging: BytesMut,
+    /// Client frames are masked into this buffer; its memory is used again once the transport
+    /// has written and dropped the frames cut from it.
+    masking: BytesMut,
     buffered: usize,
     outgoing: Option<Outgoing>,
     pending_pongs: VecDeque<Bytes>,
@@ -215,6 +218,7 @@ impl Connection {
             read_eof: false,
             out: VecDeque::new(),
             staging: BytesMut::new(),
+            masking: BytesMut::new(),
             buffered: 0,
             outgoing: None,
             pending_pongs: VecDeque::new(),
@@ -297,6 +301,7 @@ impl Connection {
             read_eof: self.read_eof,
             out: self.out.clone(),
             staging: self.staging.clone(),
+            masking: BytesMut::new(),
             buffered: self.buffered,
             outgoing: self.outgoing.clone(),
             pending_pongs: self.pending_pongs.clone(),
@@ -529,15 +534,23 @@ impl Connection {
                 Transmit::Bytes(b)
             }
             Segment::Masked { head, data, key } => {
-                let mut m = Vec::with_capacity(head.len() + data.len());
-                m.extend_from_slice(&head);
-                frame::extend_masked(&mut m, &data, key);
+                let len = head.len() + data.len();
+                // The frames cut from the buffer before were written and dropped: same memory,
+                // still in cache, no allocation. Otherwise a fresh one (the old one goes when
+                // its last frame is written).
+                if !self.masking.try_reclaim(len) {
+                    self.masking = BytesMut::with_capacity(len);
+                }
+                self.masking.extend_from_slice(&head);
+                frame::extend_masked(&mut self.masking, &data, key);
+                let m = self.masking.split().freeze();
                 self.buffered = self.buffered.saturating_sub(m.len());
-                Transmit::Bytes(Bytes::from(m))
+                Transmit::Bytes(m)
             }
             Segment::ShutdownWrite => Transmit::ShutdownWrite,
             Segment::Disconnect => {
                 self.terminated = true;
+                self.masking = BytesMut::new();
                 Transmit::Disconnect
             }
         })

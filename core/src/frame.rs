@@ -174,15 +174,23 @@ pub(crate) fn mask_into(out: &mut [u8], src: &[u8], key: [u8; 4], offset: usize)
     }
 }
 
-/// Appends `src` masked with `key` (from payload offset 0) to `dst`: zero-filled, then
-/// [`mask_into`]. Measured (`cargo bench -p wsduplex-bench --bench core -- encode`, 128 KiB
-/// frames, BENCHMARKS.md): faster than a plain copy followed by an in-place XOR, where
-/// `extend_from_slice` + `apply_mask` was 0.93x of it and pushing words into a `BytesMut` 0.3x
-/// (its capacity checks stop vectorisation).
-pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
-    let start = dst.len();
-    dst.resize(start + src.len(), 0);
-    mask_into(&mut dst[start..], src, key, 0);
+/// Appends `src` masked with `key` (from payload offset 0) to `dst`, in one pass: each 64-byte
+/// block is masked in registers and appended, so the destination is written once (no zero-fill
+/// first). Measured (`cargo bench -p wsduplex-bench --bench core -- encode`, 128 KiB frames,
+/// BENCHMARKS.md): 1.19x copy + XOR, against 1.17x for zero-fill then [`mask_into`] and 0.93x
+/// for `extend_from_slice` then [`apply_mask`].
+pub(crate) fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
+    let pattern: [u8; 64] = std::array::from_fn(|j| key[j & 3]);
+    dst.reserve(src.len());
+    let mut blocks = src.chunks_exact(64);
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; 64]>::try_from(block) {
+            let masked: [u8; 64] = std::array::from_fn(|j| block[j] ^ pattern[j]);
+            dst.extend_from_slice(&masked);
+        }
+    }
+    // Blocks are whole multiples of 4 bytes: the tail starts at key byte 0.
+    dst.extend(blocks.remainder().iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
 }
 
 /// Appends received payload to the receive buffer, unmasking it on the way (`src[0]` is
@@ -223,7 +231,7 @@ mod tests {
         let key = [0x6d, 0xb6, 0xb2, 0x80];
         let data: Vec<u8> = (0..67u8).collect();
         for len in 0..data.len() {
-            let mut out = b"head".to_vec();
+            let mut out = BytesMut::from(&b"head"[..]);
             extend_masked(&mut out, &data[..len], key);
             let mut expected = data[..len].to_vec();
             naive_mask(&mut expected, key, 0);
