@@ -31,6 +31,17 @@
 //! wait on a condition variable, and nobody ever holds the connection's lock across I/O, so a
 //! send blocked on a slow peer never stops the other half from reading.
 //!
+//! **Reading while writing.** While a thread streams data out, the receiving thread waits for
+//! input with `poll(2)` instead of inside `recv`, and leaves what arrives to the writing
+//! thread, which reads it between two writes and wakes the receiver with the events. On Linux
+//! a TCP socket is locked for each `send` and `recv`: a receiver blocked in `recv` next to a
+//! busy writer is woken again and again to find the lock taken (hundreds of times per 128 MiB),
+//! and each of those wakeups is paid by the writer (BENCHMARKS.md: the seed client 12% faster,
+//! 14% less CPU). A writer stuck in one write (a peer that reads nothing until it has written
+//! everything) does not strand the input: after 1 ms without a completed write the receiver
+//! reads itself. Streams that cannot wait for input without reading it
+//! ([`Stream::wait_readable`], e.g. TLS) keep the plain blocking read.
+//!
 //! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out with
 //! the next `send`, `flush` or `close`, or when `recv` has handed out every event already
 //! received. An echo or request/response server that answers with `feed` writes one reply

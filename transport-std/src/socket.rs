@@ -3,7 +3,7 @@
 
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,19 @@ use crate::{Config, Error, OsKeys, Stream};
 /// Longest a read blocks before the reader looks at the clock again: deadlines armed by another
 /// thread (a close from the sending half) are honoured within this.
 const MAX_BLOCK: Duration = Duration::from_millis(100);
+
+/// Longest input left to a writing thread waits for it: past this the writer is taken to be
+/// stuck in one write (a peer that does not read) and the reading thread reads after all.
+const HANDOFF_WAIT: Duration = Duration::from_millis(1);
+
+/// What a read round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Read (or timed out, or found the input finished).
+    Done,
+    /// Input is waiting and a thread is writing: left for it to take between its writes.
+    HandedOff,
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another thread must not take this connection down with it.
@@ -46,6 +59,9 @@ struct ReadSide<S> {
     timeout: Option<Duration>,
     /// The read direction is finished (EOF or error): nobody reads again.
     done: bool,
+    /// The writers' progress count when input was last handed off: unchanged at the next
+    /// round means the writer did not get to it, and the reader reads after all.
+    handed_off_at: Option<u64>,
 }
 
 struct WriteSide<S> {
@@ -62,13 +78,25 @@ struct Shared<S> {
     waiters: AtomicUsize,
     reader: Mutex<ReadSide<S>>,
     writer: Mutex<WriteSide<S>>,
+    /// Threads inside a blocking flush (application sends and closes).
+    writing: AtomicUsize,
+    /// Writes completed by them: how a reader tells a writer that moves from one that is stuck.
+    writes: AtomicU64,
+    /// A reader saw input while a thread was writing and left it to that thread.
+    input_handed_off: AtomicBool,
 }
 
 impl<S: Stream> Shared<S> {
     fn new(stream: S, conn: Connection, config: &Config) -> io::Result<Arc<Self>> {
         let writer = stream.try_clone()?;
         writer.set_write_timeout(Some(config.write_timeout))?;
-        let reader = ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None, done: false };
+        let reader = ReadSide {
+            stream,
+            buf: vec![0; config.read_buffer_size.max(1)],
+            timeout: None,
+            done: false,
+            handed_off_at: None,
+        };
         let writer = WriteSide { stream: writer, outbox: Outbox::default() };
         Ok(Arc::new(Shared {
             conn: Mutex::new(conn),
@@ -76,6 +104,9 @@ impl<S: Stream> Shared<S> {
             waiters: AtomicUsize::new(0),
             reader: Mutex::new(reader),
             writer: Mutex::new(writer),
+            writing: AtomicUsize::new(0),
+            writes: AtomicU64::new(0),
+            input_handed_off: AtomicBool::new(false),
         }))
     }
 
@@ -96,12 +127,38 @@ impl<S: Stream> Shared<S> {
     /// Writes all queued output, blocking (up to the write timeout) on a slow peer; waits
     /// while another thread writes. Only application calls (sends, closes) use it.
     fn flush(&self) -> Result<(), Error> {
-        loop {
-            self.write_out(lock(&self.writer), true)?;
-            if !self.conn().has_transmit() {
-                return Ok(());
+        self.writing.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            if let Err(e) = self.write_out(lock(&self.writer), true) {
+                break Err(e);
             }
+            if !self.conn().has_transmit() {
+                break Ok(());
+            }
+        };
+        // Pairs with the reader's handoff: either it sees no writer left and reads itself, or
+        // we see what it left us here.
+        self.writing.fetch_sub(1, Ordering::SeqCst);
+        self.take_handed_off_input();
+        result
+    }
+
+    /// Reads the input a reader left to the writing threads, if any (see [`Round::HandedOff`]).
+    /// Called between writes, when this thread does not hold the socket.
+    fn take_handed_off_input(&self) {
+        if !self.input_handed_off.load(Ordering::SeqCst) {
+            return;
         }
+        // A reader holding the read side reads itself.
+        let Some(mut r) = try_lock(&self.reader) else { return };
+        if r.done || !self.input_handed_off.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let ReadSide { stream, buf, .. } = &mut *r;
+        let res = stream.try_read(buf);
+        self.absorb(&mut r, res);
+        drop(r);
+        self.notify();
     }
 
     /// Writes what goes without blocking, unless another thread is writing (it checks again
@@ -149,6 +206,10 @@ impl<S: Stream> Shared<S> {
                 Ok(0) => io::Error::from(ErrorKind::WriteZero),
                 Ok(n) => {
                     outbox.advance(n);
+                    if blocking {
+                        self.writes.fetch_add(1, Ordering::Relaxed);
+                        self.take_handed_off_input();
+                    }
                     continue;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -215,7 +276,11 @@ impl<S: Stream> Shared<S> {
                 Some(mut r) => {
                     self.waiters.fetch_sub(1, Ordering::Relaxed);
                     drop(c);
-                    self.read_once(&mut r, wait);
+                    if self.read_once(&mut r, wait) == Round::HandedOff {
+                        drop(r);
+                        self.await_writer(wait);
+                        continue;
+                    }
                 }
                 None => {
                     let (mut c, _) = self.changed.wait_timeout(c, wait).unwrap_or_else(PoisonError::into_inner);
@@ -231,27 +296,77 @@ impl<S: Stream> Shared<S> {
         }
     }
 
-    fn read_once(&self, r: &mut ReadSide<S>, wait: Duration) {
+    /// Reads once, waiting at most `wait`. While another thread writes, a stream that can wait
+    /// for input without reading it ([`Stream::wait_readable`]) leaves the input to that
+    /// thread: Linux locks a TCP socket for each `send` and `recv`, and a reader that wakes to
+    /// find it taken by a large `send` sleeps and is woken again for every one that follows
+    /// (hundreds of wakeups per 128 MiB streamed, each one paid by the writer).
+    fn read_once(&self, r: &mut ReadSide<S>, wait: Duration) -> Round {
         let wait = wait.max(Duration::from_millis(1));
-        let ReadSide { stream, buf, timeout, done } = r;
+        if self.writing.load(Ordering::SeqCst) > 0 {
+            match r.stream.wait_readable(wait) {
+                Ok(Some(false)) => {
+                    self.absorb(r, Err(ErrorKind::WouldBlock.into()));
+                    return Round::Done;
+                }
+                Ok(Some(true)) => {
+                    let progress = self.writes.load(Ordering::Relaxed);
+                    if r.handed_off_at != Some(progress) {
+                        r.handed_off_at = Some(progress);
+                        return Round::HandedOff;
+                    }
+                    // Handed off before and no write completed since: the writer is stuck in
+                    // one (the peer may be waiting for us to read). Read after all.
+                    self.input_handed_off.store(false, Ordering::SeqCst);
+                    let ReadSide { stream, buf, .. } = r;
+                    let res = stream.try_read(buf);
+                    self.absorb(r, res);
+                    return Round::Done;
+                }
+                // The stream cannot tell: wait inside the read.
+                Ok(None) | Err(_) => {}
+            }
+        }
+        let ReadSide { stream, buf, timeout, .. } = r;
         let mut res = Ok(());
         if *timeout != Some(wait) {
             res = stream.set_read_timeout(Some(wait));
             *timeout = Some(wait);
         }
         let res = res.and_then(|()| stream.read(buf));
+        self.absorb(r, res);
+        Round::Done
+    }
+
+    /// Waits for a writing thread to take the input left to it, at most [`HANDOFF_WAIT`].
+    fn await_writer(&self, wait: Duration) {
+        let c = self.conn();
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        self.input_handed_off.store(true, Ordering::SeqCst);
+        // Pairs with the end of `flush`: a writer that already left would not see the flag.
+        if self.writing.load(Ordering::SeqCst) > 0 {
+            let _ = self.changed.wait_timeout(c, HANDOFF_WAIT.min(wait)).unwrap_or_else(PoisonError::into_inner);
+        } else {
+            // The writer is gone: the next round reads.
+            self.input_handed_off.store(false, Ordering::SeqCst);
+        }
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Hands the result of a read to the core and fires due timers.
+    fn absorb(&self, r: &mut ReadSide<S>, res: io::Result<usize>) {
         let now = Instant::now();
         let mut c = self.conn();
         match res {
             Ok(0) => {
-                *done = true;
+                r.done = true;
                 c.handle_eof(now);
             }
-            Ok(n) => c.handle_input(now, &buf[..n]),
+            Ok(n) => c.handle_input(now, &r.buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
             Err(_) => {
                 // Reset or similar: the input is over.
-                *done = true;
+                r.done = true;
                 c.handle_eof(now);
             }
         }

@@ -23,6 +23,21 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write(buf)
     }
+    /// Waits at most `timeout` for input without taking it: `Some(true)` once a read would not
+    /// block (data, end of stream or an error), `Some(false)` on timeout. `None` if this stream
+    /// cannot tell (the default): the transport then waits inside `read`. TCP and Unix sockets
+    /// can, which lets a thread that writes take the input between its writes instead of a
+    /// reading thread fighting it for the socket (see the crate docs, "Reading while writing").
+    fn wait_readable(&self, timeout: Duration) -> io::Result<Option<bool>> {
+        let _ = timeout;
+        Ok(None)
+    }
+    /// Reads what has arrived without blocking (`WouldBlock` if nothing has). Called only on
+    /// streams whose [`Self::wait_readable`] says `Some`.
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = buf;
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// [`Self::try_write`] of several buffers in one call. The default writes the first
     /// non-empty one; TCP and Unix sockets write them all at once.
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -37,6 +52,27 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
 #[cfg(unix)]
 fn send_nonblocking(socket: socket2::SockRef<'_>, buf: &[u8]) -> io::Result<usize> {
     socket.send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+}
+
+/// `poll(2)` for input: unlike a blocking `recv`, it does not take the socket's lock, and it is
+/// not woken when the socket frees send space (which wakes every `recv` sleeping on it).
+#[cfg(unix)]
+fn wait_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> io::Result<Option<bool>> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let timeout = Timespec::try_from(timeout).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(Some(n > 0)),
+        Err(rustix::io::Errno::INTR) => Ok(Some(false)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `recv(2)` without blocking.
+#[cfg(unix)]
+fn recv_nonblocking(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let (n, _) = rustix::net::recv(fd, buf, rustix::net::RecvFlags::DONTWAIT)?;
+    Ok(n)
 }
 
 /// `sendmsg(2)` of several buffers, without blocking and without SIGPIPE.
@@ -57,6 +93,14 @@ impl Stream for TcpStream {
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
+    }
+    #[cfg(unix)]
+    fn wait_readable(&self, timeout: Duration) -> io::Result<Option<bool>> {
+        wait_readable(std::os::fd::AsFd::as_fd(self), timeout)
+    }
+    #[cfg(unix)]
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        recv_nonblocking(std::os::fd::AsFd::as_fd(self), buf)
     }
     #[cfg(unix)]
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -81,6 +125,12 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+    fn wait_readable(&self, timeout: Duration) -> io::Result<Option<bool>> {
+        wait_readable(std::os::fd::AsFd::as_fd(self), timeout)
+    }
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        recv_nonblocking(std::os::fd::AsFd::as_fd(self), buf)
     }
     fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         send_nonblocking(socket2::SockRef::from(&*self), buf)

@@ -241,3 +241,61 @@ fn data_after_the_peers_own_close_is_discarded() {
     assert!(outcome.expect("outcome").is_clean());
     assert!(!events.iter().any(|e| matches!(e, Event::Message(_))), "late data never delivered");
 }
+
+/// A peer that reads nothing until it has written everything: our sending thread is stuck in a
+/// write while input piles up. A reader that left the input to the writing thread (it does,
+/// between writes: see "Reading while writing" in the crate docs) must take it back, or both
+/// ends wait on full buffers until the write timeout.
+#[test]
+fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
+    const THEIRS: usize = 256; // x 60 000 bytes from the peer
+    const OURS: usize = 512; // x 32 KiB from us
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let ws = accept_with(stream, config, |_| Ok(Default::default())).expect("accept");
+        let (tx, rx) = ws.split();
+        let reader = thread::spawn(move || {
+            let mut received = 0;
+            while let Some(e) = rx.recv().expect("recv") {
+                if let Event::Message(m) = e {
+                    received += m.len();
+                }
+            }
+            (received, rx.outcome())
+        });
+        let payload = bytes::Bytes::from(vec![7u8; 32 << 10]);
+        for _ in 0..OURS {
+            tx.send_binary(payload.clone()).expect("send: the reading thread kept the peer moving");
+        }
+        tx.close(1000, "").expect("close");
+        reader.join().expect("reader")
+    });
+    let t0 = Instant::now();
+    let mut s = raw_client(&addr, "/");
+    const LEN: u16 = 60_000;
+    let mut theirs = vec![0x82, 0x80 | 126];
+    theirs.extend_from_slice(&LEN.to_be_bytes());
+    theirs.extend_from_slice(&[0; 4]); // mask key
+    theirs.resize(theirs.len() + LEN as usize, 3);
+    for _ in 0..THEIRS {
+        s.write_all(&theirs).expect("peer write");
+    }
+    let mut got = 0;
+    loop {
+        match read_frame(&mut s) {
+            (0x2, p) => got += p.len(),
+            (0x8, _) => break,
+            (op, _) => panic!("unexpected opcode {op}"),
+        }
+    }
+    s.write_all(&frame(0x88, &1000u16.to_be_bytes())).expect("peer close");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let (received, outcome) = server.join().expect("server");
+    assert_eq!((received, got), (THEIRS * LEN as usize, OURS << 15));
+    assert!(outcome.is_some_and(|o| o.is_clean()));
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
