@@ -214,8 +214,10 @@ impl<S: AsyncStream> Shared<S> {
             if let Err(e) = self.write_out(&mut w, Some(self.write_timeout)).await {
                 return Err(self.write_failed(&mut w, e));
             }
+            // No notification: the outbox is empty (nobody's output is stranded) and a
+            // shutdown was announced where it was written. A task waiting in `drive` would only
+            // try a read, which contends for the socket with the next send for nothing.
             drop(w);
-            self.notify();
             if !self.conn().has_transmit() {
                 return Ok(());
             }
@@ -364,10 +366,8 @@ impl<S: AsyncStream> Handle<S> {
             let r = op(&mut self.0.conn());
             match r {
                 Ok(()) if !flush => return Ok(()),
-                Ok(()) => {
-                    self.0.notify();
-                    return self.0.flush().await;
-                }
+                // This task writes it: nobody else needs waking.
+                Ok(()) => return self.0.flush().await,
                 Err(wsduplex_core::LocalError::SendBufferFull { .. }) => self.0.flush().await?,
                 Err(e) => return Err(self.closed_or(e)),
             }
