@@ -178,6 +178,7 @@ impl<S: Stream> Shared<S> {
     /// a non-blocking write would have blocked: the rest stays in the outbox (partly written
     /// buffers included) for the next writer.
     fn write_out(&self, mut w: MutexGuard<'_, WriteSide<S>>, blocking: bool) -> Result<bool, Error> {
+        let mut shut = false;
         let complete = loop {
             let WriteSide { stream, outbox } = &mut *w;
             if !outbox.has_bytes() {
@@ -195,6 +196,7 @@ impl<S: Stream> Shared<S> {
                 if let Err(e) = r {
                     return Err(self.write_failed(w, e));
                 }
+                shut = true;
                 continue;
             }
             let r = {
@@ -223,7 +225,12 @@ impl<S: Stream> Shared<S> {
             return Err(self.write_failed(w, failure));
         };
         drop(w);
-        self.notify();
+        // Waiters care when output is left for them to retry, or the stream was shut down (the
+        // connection may have ended). Bytes written in full change nothing for them, and a
+        // wakeup per send would pull a handed-off reader back before the writer took its input.
+        if shut || !complete {
+            self.notify();
+        }
         Ok(complete)
     }
 
@@ -397,10 +404,8 @@ impl<S: Stream> Handle<S> {
             let r = op(&mut self.0.conn());
             match r {
                 Ok(()) if !flush => return Ok(()),
-                Ok(()) => {
-                    self.0.notify();
-                    return self.0.flush();
-                }
+                // This thread writes it: nobody else needs waking.
+                Ok(()) => return self.0.flush(),
                 // The outgoing buffer is full: write it out (this is where a send blocks), retry.
                 Err(wsduplex_core::LocalError::SendBufferFull { .. }) => self.0.flush()?,
                 Err(e) => return Err(self.closed_or(e)),
