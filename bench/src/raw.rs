@@ -148,3 +148,33 @@ pub fn mask_words(data: &mut [u8], key: [u8; 4]) {
         *b ^= key[i & 3];
     }
 }
+
+/// XOR of `data` with `key` in place, 64 bytes at a time (`data` starts at key byte 0): the
+/// fastest plain-Rust form measured here, for the masking floor in [`crate::seed`].
+pub fn mask_blocks(data: &mut [u8], key: [u8; 4]) {
+    let pattern: [u8; 64] = std::array::from_fn(|j| key[j & 3]);
+    let mut blocks = data.chunks_exact_mut(64);
+    for block in &mut blocks {
+        for (b, k) in block.iter_mut().zip(pattern.iter()) {
+            *b ^= k;
+        }
+    }
+    for (b, k) in blocks.into_remainder().iter_mut().zip(key.iter().cycle()) {
+        *b ^= k;
+    }
+}
+
+/// `src` masked with `key` into `dst` (same length) in one pass, 64 bytes at a time.
+pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let pattern: [u8; 64] = std::array::from_fn(|j| key[j & 3]);
+    let mut outs = dst.chunks_exact_mut(64);
+    let mut ins = src.chunks_exact(64);
+    for (o, i) in (&mut outs).zip(&mut ins) {
+        for ((o, i), k) in o.iter_mut().zip(i).zip(pattern.iter()) {
+            *o = i ^ k;
+        }
+    }
+    for ((o, i), k) in outs.into_remainder().iter_mut().zip(ins.remainder()).zip(key.iter().cycle()) {
+        *o = i ^ k;
+    }
+}

@@ -8,7 +8,8 @@ use std::thread;
 
 use wsduplex_core::seed::{self, ClientArgs, CloseMode};
 
-use crate::{Failure, fail, runtime};
+use crate::{Failure, fail, raw, runtime};
+use std::hint::black_box;
 
 /// Messages per run.
 pub const MESSAGES: u64 = 1024;
@@ -24,6 +25,11 @@ pub const TOTAL: u64 = MESSAGES * MESSAGE_SIZE as u64;
 pub enum Contender {
     /// Length-prefixed messages over TCP, half-close as the close: the floor.
     RawTcp,
+    /// [`Contender::RawTcp`] plus the one thing RFC 6455 adds that no implementation can skip:
+    /// the client masks every payload byte (§5.3: a fresh key per frame, copied and XORed in
+    /// one pass into a reused buffer) and the server unmasks every byte (in place). No framing,
+    /// no validation, no close handshake: the floor under any WebSocket library.
+    RawTcpMasked,
     /// tungstenite's blocking client and server ([`End::Tungstenite`]).
     Tungstenite,
     /// wsduplex-std client and server (the blocking demo's code).
@@ -34,13 +40,19 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, baselines first.
-    pub const ALL: [Contender; 4] =
-        [Contender::RawTcp, Contender::Tungstenite, Contender::WsduplexBlocking, Contender::WsduplexAsync];
+    pub const ALL: [Contender; 5] = [
+        Contender::RawTcp,
+        Contender::RawTcpMasked,
+        Contender::Tungstenite,
+        Contender::WsduplexBlocking,
+        Contender::WsduplexAsync,
+    ];
 
     /// Name in benchmark ids.
     pub fn name(self) -> &'static str {
         match self {
             Contender::RawTcp => "raw-tcp",
+            Contender::RawTcpMasked => "raw-tcp-masked",
             Contender::Tungstenite => "tungstenite",
             Contender::WsduplexBlocking => "wsduplex-blocking",
             Contender::WsduplexAsync => "wsduplex-async",
@@ -50,7 +62,8 @@ impl Contender {
     /// Runs one exchange; the bytes acknowledged, which must be [`TOTAL`].
     pub fn run(self) -> Result<u64, Failure> {
         let acked = match self {
-            Contender::RawTcp => raw_tcp()?,
+            Contender::RawTcp => raw_tcp(false)?,
+            Contender::RawTcpMasked => raw_tcp(true)?,
             Contender::Tungstenite => run_pair(End::Tungstenite, End::Tungstenite)?,
             Contender::WsduplexBlocking => run_pair(End::WsduplexBlocking, End::WsduplexBlocking)?,
             Contender::WsduplexAsync => wsduplex_async()?,
@@ -89,8 +102,10 @@ fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 }
 
 /// Raw TCP: each message and ack is a 4-byte length and the bytes; the client's close is a
-/// half-close, after which the server sends the final tally and closes.
-fn raw_tcp() -> Result<u64, Failure> {
+/// half-close, after which the server sends the final tally and closes. `masked`: client
+/// messages carry a 4-byte key after the length and are masked with it (see
+/// [`Contender::RawTcpMasked`]).
+fn raw_tcp(masked: bool) -> Result<u64, Failure> {
     let (listener, addr) = listen()?;
     let server = thread::spawn(move || -> Result<(), Failure> {
         let (mut s, _) = listener.accept().map_err(fail("accept"))?;
@@ -105,8 +120,16 @@ fn raw_tcp() -> Result<u64, Failure> {
                 Err(e) => return Err(format!("server read: {e}")),
             }
             let len = u32::from_be_bytes(len) as usize;
+            let mut key = [0u8; 4];
+            if masked {
+                s.read_exact(&mut key).map_err(fail("server read"))?;
+            }
             buf.resize(len, 0);
             s.read_exact(&mut buf).map_err(fail("server read"))?;
+            if masked {
+                raw::mask_blocks(&mut buf, key);
+                black_box(&buf);
+            }
             received += len as u64;
             since += len as u64;
             while since >= CHUNK {
@@ -138,9 +161,17 @@ fn raw_tcp() -> Result<u64, Failure> {
         }
     });
     // One buffer per message, prefix included, so each message is one write.
+    let payload = seed::payload(0, MESSAGE_SIZE);
     let mut message = (MESSAGE_SIZE as u32).to_be_bytes().to_vec();
-    message.extend_from_slice(&seed::payload(0, MESSAGE_SIZE));
-    for _ in 0..MESSAGES {
+    let head = if masked { 8 } else { 4 };
+    message.resize(head, 0);
+    message.extend_from_slice(&payload);
+    for i in 0..MESSAGES {
+        if masked {
+            let key = (i as u32).wrapping_mul(0x9E37_79B9).to_ne_bytes();
+            message[4..8].copy_from_slice(&key);
+            raw::mask_copy(&mut message[8..], &payload, key);
+        }
         s.write_all(&message).map_err(fail("client write"))?;
     }
     s.shutdown(Shutdown::Write).map_err(fail("client shutdown"))?;
