@@ -44,7 +44,7 @@ def one_round():
         r[b] = median_ns(b)
     cargo_bench("seed")
     for g in ["seed-wall", "seed-cpu"]:
-        for c in ["raw-tcp", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
+        for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
             r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
     cargo_bench("echo")
     for c in ["raw-tcp", "tungstenite-send", "tungstenite-write", "wsduplex-blocking", "wsduplex-async"]:
@@ -66,6 +66,8 @@ def ratios(r):
     rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
     rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
     rows.append(("core encode vs copy + XOR", r["encode/copy+xor/per-message-buffer"] / r["encode/wsduplex/client"], "(report)", None))
+    rows.append(("seed throughput, raw TCP + masking (the floor) vs raw TCP", r["seed-wall/raw-tcp"] / r["seed-wall/raw-tcp-masked"], "(reference)", None))
+    rows.append(("seed CPU per GiB, raw TCP + masking vs raw TCP", r["seed-cpu/raw-tcp-masked"] / r["seed-cpu/raw-tcp"], "(reference)", None))
     for t in ["blocking", "async"]:
         w = r[f"seed-wall/wsduplex-{t}"]
         rows.append((f"seed throughput, {t}, vs raw TCP", r["seed-wall/raw-tcp"] / w, ">= 1.0x", lambda v: v >= 1.0))
