@@ -34,6 +34,16 @@
 //! notification from the other half. Reading never waits on a write, so two peers streaming at
 //! each other cannot stall each other.
 //!
+//! **Reading while writing.** While a task streams data out, the receiving task waits for the
+//! socket to become readable without reading, and leaves the input to the writing task, which
+//! reads it between two writes and wakes the receiver. On Linux a TCP socket is locked for each
+//! `send` and `recv`: a `recv` from another executor thread during a large `send` blocks that
+//! thread in the kernel, where it is woken again for every send that follows (hundreds of times
+//! per 128 MiB; BENCHMARKS.md: the async seed stream 20% faster, 17% less CPU). A writer stuck
+//! in one write (a peer that reads nothing until it has written everything) does not strand
+//! the input: after 1 ms without a completed write the receiver reads itself. TCP and Unix
+//! sockets do this; other streams (TLS ...) read as before.
+//!
 //! **Cancellation.** Dropping any future of this crate at any await point loses no data and
 //! leaves the socket usable: received bytes are handed to the core in the same poll that read
 //! them (events stay queued for the next `recv`); a message is either queued whole or not at

@@ -4,11 +4,12 @@
 use std::cell::RefCell;
 use std::io::{self, ErrorKind, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use async_io::{Async, Timer};
 use async_lock::Mutex;
 use async_net::TcpStream;
 use bytes::Bytes;
@@ -56,6 +57,17 @@ impl<S: AsyncStream> Half<S> {
         (Half::Locked(s.clone()), Half::Locked(s))
     }
 
+    /// A handle that can wait for input without reading it, for sockets (see
+    /// [`Shared::take_handed_off_input`]); other streams have none.
+    fn readiness(&self) -> Option<Readiness> {
+        match self {
+            Half::Tcp(t) => Some(Readiness::Tcp(Arc::from(t.clone()))),
+            #[cfg(unix)]
+            Half::Unix(u) => Some(Readiness::Unix(Arc::from(u.clone()))),
+            Half::Locked(_) => None,
+        }
+    }
+
     fn poll<T>(&mut self, f: impl FnOnce(Pin<&mut dyn Duplex>) -> Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         match self {
             Half::Tcp(t) => f(Pin::new(t)),
@@ -65,6 +77,39 @@ impl<S: AsyncStream> Half<S> {
                 Some(s) => f(Pin::new(s)),
                 None => Poll::Ready(Err(ErrorKind::NotConnected.into())),
             },
+        }
+    }
+}
+
+/// The reactor's handle of a socket: waits for input without taking it, and reads without
+/// waiting (the socket is non-blocking).
+enum Readiness {
+    Tcp(Arc<Async<std::net::TcpStream>>),
+    #[cfg(unix)]
+    Unix(Arc<Async<std::os::unix::net::UnixStream>>),
+}
+
+impl Readiness {
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Readiness::Tcp(a) => a.readable().await,
+            #[cfg(unix)]
+            Readiness::Unix(a) => a.readable().await,
+        }
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        match self {
+            Readiness::Tcp(a) => {
+                let mut s: &std::net::TcpStream = a.get_ref();
+                s.read(buf)
+            }
+            #[cfg(unix)]
+            Readiness::Unix(a) => {
+                let mut s: &std::os::unix::net::UnixStream = a.get_ref();
+                s.read(buf)
+            }
         }
     }
 }
@@ -85,6 +130,9 @@ struct ReadSide<S> {
     size: usize,
     /// The read direction is finished (EOF or error): nobody reads again.
     done: bool,
+    readiness: Option<Readiness>,
+    /// The writers' progress count when input was last handed off (see `Shared::drive`).
+    handed_off_at: Option<u64>,
 }
 
 impl<S: AsyncStream> ReadSide<S> {
@@ -106,6 +154,29 @@ impl<S: AsyncStream> ReadSide<S> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => feed(&mut buf),
             // A stream that polls another connection inside its own poll: a buffer of its own.
+            Err(_) => feed(&mut Vec::new()),
+        })
+    }
+
+    /// Reads what has arrived without waiting (through the readiness handle, so no task's
+    /// wakeup registration changes) and hands it to `conn`.
+    fn try_read_into(&mut self, conn: &SyncMutex<Connection>) -> io::Result<usize> {
+        let Some(ready) = &self.readiness else { return Err(ErrorKind::WouldBlock.into()) };
+        let size = self.size;
+        let feed = |buf: &mut Vec<u8>| {
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            let r = ready.try_read(&mut buf[..size]);
+            if let Ok(n) = r {
+                if n > 0 {
+                    conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
+                }
+            }
+            r
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => feed(&mut buf),
             Err(_) => feed(&mut Vec::new()),
         })
     }
@@ -133,10 +204,22 @@ struct Shared<S> {
     reader: Mutex<ReadSide<S>>,
     writer: Mutex<WriteSide<S>>,
     write_timeout: Duration,
+    /// Tasks inside a flush (application sends and closes).
+    writing: AtomicUsize,
+    /// Writes they completed: how a reader tells a writer that moves from one that is stuck.
+    writes: AtomicU64,
+    /// A reader saw input while a task was writing and left it to that task.
+    input_handed_off: AtomicBool,
 }
+
+/// Longest input left to a writing task waits for it: past this the writer is taken to be
+/// stuck in one write (a peer that does not read) and the reading task reads after all.
+const HANDOFF_WAIT: Duration = Duration::from_millis(1);
 
 enum Woke {
     Read(io::Result<usize>),
+    /// Input is waiting and a task is writing: left for it to take between its writes.
+    HandedOff,
     Wrote(io::Result<()>),
     Timer,
     Changed,
@@ -145,12 +228,22 @@ enum Woke {
 impl<S: AsyncStream> Shared<S> {
     fn new(stream: S, conn: Connection, config: &Config) -> Arc<Self> {
         let (r, w) = Half::pair(stream);
+        let readiness = r.readiness();
         Arc::new(Shared {
             conn: SyncMutex::new(conn),
             changed: Notify::new(),
-            reader: Mutex::new(ReadSide { stream: r, size: config.read_buffer_size.max(1), done: false }),
+            reader: Mutex::new(ReadSide {
+                stream: r,
+                size: config.read_buffer_size.max(1),
+                done: false,
+                readiness,
+                handed_off_at: None,
+            }),
             writer: Mutex::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
             write_timeout: config.write_timeout,
+            writing: AtomicUsize::new(0),
+            writes: AtomicU64::new(0),
+            input_handed_off: AtomicBool::new(false),
         })
     }
 
@@ -203,12 +296,73 @@ impl<S: AsyncStream> Shared<S> {
                 return Err(ErrorKind::WriteZero.into());
             }
             w.outbox.advance(n);
+            if timeout.is_some() {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                self.take_handed_off_input();
+            }
+        }
+    }
+
+    /// Reads the input a reader left to the writing tasks, if any. Called between writes, when
+    /// this task does not hold the socket: a reader that tried a `recv` while another thread's
+    /// `send` held the socket's lock would block its executor thread in the kernel, and be
+    /// woken again for every send that follows (hundreds of times per 128 MiB).
+    fn take_handed_off_input(&self) {
+        if !self.input_handed_off.load(Ordering::SeqCst) {
+            return;
+        }
+        // A reader holding the read side reads itself.
+        let Some(mut r) = self.reader.try_lock() else { return };
+        if r.done || !self.input_handed_off.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let res = r.try_read_into(&self.conn);
+        self.absorb(&mut r, res);
+        drop(r);
+        self.notify();
+    }
+
+    /// What a read result means for the connection (the bytes themselves were handed over
+    /// in the poll that read them).
+    fn absorb(&self, r: &mut ReadSide<S>, res: io::Result<usize>) {
+        let now = Instant::now();
+        let mut c = self.conn();
+        match res {
+            Ok(0) => {
+                r.done = true;
+                c.handle_eof(now);
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
+            Err(_) => {
+                // Reset or similar: the input is over.
+                r.done = true;
+                c.handle_eof(now);
+            }
+        }
+    }
+
+    /// Waits for a writing task to take the input left to it, at most [`HANDOFF_WAIT`].
+    async fn await_writer(&self) {
+        let taken = self.changed.listen();
+        self.input_handed_off.store(true, Ordering::SeqCst);
+        // Pairs with the end of `flush`: a writer that already left would not see the flag.
+        if self.writing.load(Ordering::SeqCst) > 0 {
+            future::or(taken, async {
+                Timer::after(HANDOFF_WAIT).await;
+            })
+            .await;
+        } else {
+            self.input_handed_off.store(false, Ordering::SeqCst);
         }
     }
 
     /// Writes all queued output, waiting (each write bounded by the write timeout) on a slow
     /// peer. Application calls (sends, closes) use it.
     async fn flush(&self) -> Result<(), Error> {
+        self.writing.fetch_add(1, Ordering::SeqCst);
+        // Dropped with the future too: a cancelled flush is no longer writing.
+        let _writing = Writing(self);
         loop {
             let mut w = self.writer.lock().await;
             if let Err(e) = self.write_out(&mut w, Some(self.write_timeout)).await {
@@ -281,6 +435,26 @@ impl<S: AsyncStream> Shared<S> {
             let woke = {
                 let read = async {
                     match reader.as_mut() {
+                        // A task is writing: wait for input without taking it, then leave it to
+                        // the writer, who takes it between two writes (`take_handed_off_input`).
+                        Some(r) if r.readiness.is_some() && self.writing.load(Ordering::SeqCst) > 0 => {
+                            if let Some(Err(e)) = match &r.readiness {
+                                Some(ready) => Some(ready.readable().await),
+                                None => None,
+                            } {
+                                return Woke::Read(Err(e));
+                            }
+                            let progress = self.writes.load(Ordering::Relaxed);
+                            if self.writing.load(Ordering::SeqCst) > 0 && r.handed_off_at != Some(progress) {
+                                r.handed_off_at = Some(progress);
+                                Woke::HandedOff
+                            } else {
+                                // The writer left, or is stuck in one write since the last
+                                // handoff (its peer may be waiting for us to read): read.
+                                self.input_handed_off.store(false, Ordering::SeqCst);
+                                Woke::Read(r.try_read_into(&self.conn))
+                            }
+                        }
                         Some(r) => Woke::Read(future::poll_fn(|cx| r.poll_into(cx, &self.conn)).await),
                         None => future::pending().await,
                     }
@@ -310,21 +484,13 @@ impl<S: AsyncStream> Shared<S> {
             match woke {
                 Woke::Read(res) => {
                     let Some(r) = reader.as_mut() else { continue };
-                    let mut c = self.conn();
-                    match res {
-                        Ok(0) => {
-                            r.done = true;
-                            c.handle_eof(now);
-                        }
-                        // Already handed to the core, in the poll that read it.
-                        Ok(_) => {}
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(_) => {
-                            // Reset or similar: the input is over.
-                            r.done = true;
-                            c.handle_eof(now);
-                        }
-                    }
+                    self.absorb(r, res);
+                }
+                Woke::HandedOff => {
+                    drop(reader);
+                    drop(writer);
+                    self.await_writer().await;
+                    continue;
                 }
                 Woke::Wrote(Err(e)) => {
                     if let Some(w) = writer.as_mut() {
@@ -343,6 +509,16 @@ impl<S: AsyncStream> Shared<S> {
             }
             self.notify();
         }
+    }
+}
+
+/// Counts a task as writing for as long as it lives; at the end, takes any input left to it.
+struct Writing<'a, S: AsyncStream>(&'a Shared<S>);
+
+impl<S: AsyncStream> Drop for Writing<'_, S> {
+    fn drop(&mut self) {
+        self.0.writing.fetch_sub(1, Ordering::SeqCst);
+        self.0.take_handed_off_input();
     }
 }
 

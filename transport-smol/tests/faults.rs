@@ -34,7 +34,15 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
 fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut h = [0u8; 2];
     s.read_exact(&mut h).expect("frame header");
-    let mut p = vec![0u8; (h[1] & 0x7F) as usize];
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).expect("len");
+            u16::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut p = vec![0u8; len];
     s.read_exact(&mut p).expect("payload");
     (h[0] & 0x0F, p)
 }
@@ -217,4 +225,68 @@ fn garbage_enormous_lengths_and_data_after_close() {
     let (outcome, events) = server.join().expect("server");
     assert!(outcome.expect("outcome").is_clean());
     assert!(!events.iter().any(|e| matches!(e, Event::Message(_))));
+}
+
+/// A peer that reads nothing until it has written everything: our sending task is stuck in a
+/// write while input piles up. A reader that left the input to the writing task (it does,
+/// between writes: see "Reading while writing" in the crate docs) must take it back, or both
+/// ends wait on full buffers until the write timeout. Sender and receiver share one thread
+/// here, the tightest interleaving.
+#[test]
+fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
+    const THEIRS: usize = 256; // x 60 000 bytes from the peer
+    const OURS: usize = 512; // x 32 KiB from us
+    const LEN: u16 = 60_000;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let server = thread::spawn(move || {
+        smol::block_on(async move {
+            let listener = async_net::TcpListener::try_from(listener).expect("async listener");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let ws = accept_with(stream, config, |_| Ok(Default::default())).await.expect("accept");
+            let (tx, rx) = ws.split();
+            let receiving = async {
+                let mut received = 0;
+                while let Some(e) = rx.recv().await.expect("recv") {
+                    if let Event::Message(m) = e {
+                        received += m.len();
+                    }
+                }
+                (received, rx.outcome())
+            };
+            let sending = async {
+                let payload = bytes::Bytes::from(vec![7u8; 32 << 10]);
+                for _ in 0..OURS {
+                    tx.send_binary(payload.clone()).await.expect("send: the reading task kept the peer moving");
+                }
+                tx.close(1000, "").await.expect("close");
+            };
+            futures_lite::future::zip(receiving, sending).await.0
+        })
+    });
+    let t0 = Instant::now();
+    let mut s = raw_client(&addr);
+    let mut theirs = vec![0x82, 0x80 | 126];
+    theirs.extend_from_slice(&LEN.to_be_bytes());
+    theirs.extend_from_slice(&[0; 4]); // mask key
+    theirs.resize(theirs.len() + LEN as usize, 3);
+    for _ in 0..THEIRS {
+        s.write_all(&theirs).expect("peer write");
+    }
+    let mut got = 0;
+    loop {
+        match read_frame(&mut s) {
+            (0x2, p) => got += p.len(),
+            (0x8, _) => break,
+            (op, _) => panic!("unexpected opcode {op}"),
+        }
+    }
+    s.write_all(&frame(0x88, &1000u16.to_be_bytes())).expect("peer close");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let (received, outcome) = server.join().expect("server");
+    assert_eq!((received, got), (THEIRS * LEN as usize, OURS << 15));
+    assert!(outcome.is_some_and(|o| o.is_clean()));
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
 }
