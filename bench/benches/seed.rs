@@ -1,6 +1,7 @@
 //! The seed stream end to end over loopback (1024 × 128 KiB, an ack per 4 MiB, close-output,
 //! final tally): wall time (throughput) and CPU time of both ends (user + sys of this process,
-//! which runs client and server) for raw TCP, tungstenite and both wsduplex transports.
+//! which runs client and server) for raw TCP, raw TCP + masking (the floor), tungstenite and
+//! both wsduplex transports.
 //!
 //! `cargo bench -p wsduplex-bench --bench seed`
 

@@ -6,8 +6,8 @@
 //! cargo run --release -p wsduplex-bench --example seed-run -- tungstenite:wsduplex-blocking 40
 //! ```
 //!
-//! The first argument is a contender (`raw-tcp`, `tungstenite`, `wsduplex-blocking`,
-//! `wsduplex-async`) or `CLIENT:SERVER` with two of the WebSocket ends.
+//! The first argument is a contender (`raw-tcp`, `raw-tcp-masked`, `tungstenite`,
+//! `wsduplex-blocking`, `wsduplex-async`) or `CLIENT:SERVER` with two of the WebSocket ends.
 
 use std::process::ExitCode;
 use std::time::Instant;
