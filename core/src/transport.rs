@@ -69,6 +69,17 @@ impl Error {
     }
 }
 
+/// True if a read's result ends the input: end of stream, or a failure (a reset ...) other than
+/// the ones that only mean "nothing yet" (would block, timed out, interrupted). Both transports
+/// then mark their read side done and tell the core ([`crate::Connection::handle_eof`]).
+pub fn read_ends_input(result: &std::io::Result<usize>) -> bool {
+    use std::io::ErrorKind;
+    match result {
+        Ok(n) => *n == 0,
+        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted),
+    }
+}
+
 /// Buffers taken from [`crate::Connection::poll_transmit`] and not yet completely written:
 /// the write queue both transports share. It hands the socket every queued buffer at once (a
 /// vectored write: a frame's header and payload, a batch of small frames), and remembers how

@@ -57,3 +57,17 @@ fn partial_writes_resume_at_the_same_byte_and_shutdown_waits() {
     assert_eq!(&bytes[expected.len()..], &[0x88, 2, 0x03, 0xe8], "then our Close");
     assert_eq!(outbox.take_then(), Some(Transmit::Disconnect));
 }
+
+#[test]
+fn a_read_ends_the_input_at_eof_and_on_failures_but_not_on_waits() {
+    use std::io::{Error, ErrorKind};
+    use wsduplex_core::transport::read_ends_input;
+    assert!(read_ends_input(&Ok(0)));
+    assert!(!read_ends_input(&Ok(1)));
+    for quiet in [ErrorKind::WouldBlock, ErrorKind::TimedOut, ErrorKind::Interrupted] {
+        assert!(!read_ends_input(&Err(Error::from(quiet))), "{quiet:?}");
+    }
+    for fatal in [ErrorKind::ConnectionReset, ErrorKind::ConnectionAborted, ErrorKind::BrokenPipe] {
+        assert!(read_ends_input(&Err(Error::from(fatal))), "{fatal:?}");
+    }
+}

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use event_listener::Event as Notify;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use wsduplex_core::transport::Outbox;
+use wsduplex_core::transport::{Outbox, read_ends_input};
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, OsKeys, Outcome,
     Request, Response, State, Stats, Text, Transmit, WsUrl,
@@ -325,20 +325,9 @@ impl<S: AsyncStream> Shared<S> {
     /// What a read result means for the connection (the bytes themselves were handed over
     /// in the poll that read them).
     fn absorb(&self, r: &mut ReadSide<S>, res: io::Result<usize>) {
-        let now = Instant::now();
-        let mut c = self.conn();
-        match res {
-            Ok(0) => {
-                r.done = true;
-                c.handle_eof(now);
-            }
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
-            Err(_) => {
-                // Reset or similar: the input is over.
-                r.done = true;
-                c.handle_eof(now);
-            }
+        if read_ends_input(&res) {
+            r.done = true;
+            self.conn().handle_eof(Instant::now());
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wsduplex_core::transport::Outbox;
+use wsduplex_core::transport::{Outbox, read_ends_input};
 use wsduplex_core::{
     Accept, ClientRequest, CloseFrame, Connection, DataKind, Delivery, Event, HandshakeError, Message, Outcome,
     Request, Response, State, Stats, Text, Transmit, WsUrl,
@@ -364,18 +364,11 @@ impl<S: Stream> Shared<S> {
     fn absorb(&self, r: &mut ReadSide<S>, res: io::Result<usize>) {
         let now = Instant::now();
         let mut c = self.conn();
-        match res {
-            Ok(0) => {
-                r.done = true;
-                c.handle_eof(now);
-            }
-            Ok(n) => c.handle_input(now, &r.buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-            Err(_) => {
-                // Reset or similar: the input is over.
-                r.done = true;
-                c.handle_eof(now);
-            }
+        if read_ends_input(&res) {
+            r.done = true;
+            c.handle_eof(now);
+        } else if let Ok(n) = res {
+            c.handle_input(now, &r.buf[..n]);
         }
         if c.poll_timeout().is_some_and(|d| d <= now) {
             c.handle_timeout(now);
