@@ -1,5 +1,6 @@
 //! `transport::Outbox`, the write queue both transports share: partial writes resume at the
-//! same byte, and a shutdown or disconnect waits for the bytes queued before it.
+//! same byte, and a shutdown or disconnect waits for the bytes queued before it. Also
+//! `transport::read_ends_input`, how both read a read's result.
 
 use std::io::IoSlice;
 use std::time::Instant;
