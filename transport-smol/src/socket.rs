@@ -401,12 +401,18 @@ impl<S: AsyncStream> Shared<S> {
     /// deadline and a notification from another task.
     async fn drive<T>(&self, mut ready: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, Error> {
         loop {
-            let changed = self.changed.listen();
-            let state = {
+            let mut changed = None;
+            let state = loop {
                 let mut c = self.conn();
                 match ready(&mut c) {
-                    Some(t) => Ok((t, c.has_event())),
-                    None => Err((c.poll_timeout(), c.has_transmit())),
+                    Some(t) => break Ok((t, c.has_event())),
+                    None if changed.is_some() => break Err((c.poll_timeout(), c.has_transmit())),
+                    None => {
+                        drop(c);
+                        // Listen, then look again: no notification in between is lost. Calls
+                        // that find an event waiting (most of them) need no listener at all.
+                        changed = Some(self.changed.listen());
+                    }
                 }
             };
             let (deadline, has_output) = match state {
@@ -464,7 +470,10 @@ impl<S: AsyncStream> Shared<S> {
                     }
                 };
                 let changed = async {
-                    changed.await;
+                    match changed {
+                        Some(listener) => listener.await,
+                        None => future::pending().await,
+                    }
                     Woke::Changed
                 };
                 future::or(read, future::or(write, future::or(timer, changed))).await
