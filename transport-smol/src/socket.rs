@@ -138,48 +138,58 @@ struct ReadSide<S> {
 impl<S: AsyncStream> ReadSide<S> {
     /// Reads once into the thread's scratch buffer and hands the bytes to `conn` at once.
     fn poll_into(&mut self, cx: &mut Context<'_>, conn: &SyncMutex<Connection>) -> Poll<io::Result<usize>> {
-        let size = self.size;
-        let mut feed = |buf: &mut Vec<u8>| {
-            if buf.len() < size {
-                buf.resize(size, 0);
-            }
-            let r = self.stream.poll(|s| s.poll_read(cx, &mut buf[..size]));
-            if let Poll::Ready(Ok(n)) = r {
-                if n > 0 {
-                    conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
-                }
-            }
-            r
-        };
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => feed(&mut buf),
-            // A stream that polls another connection inside its own poll: a buffer of its own.
-            Err(_) => feed(&mut Vec::new()),
-        })
+        let stream = &mut self.stream;
+        read_through_scratch(
+            self.size,
+            conn,
+            |buf| stream.poll(|s| s.poll_read(cx, buf)),
+            |r| match r {
+                Poll::Ready(Ok(n)) => Some(*n),
+                _ => None,
+            },
+        )
     }
 
     /// Reads what has arrived without waiting (through the readiness handle, so no task's
     /// wakeup registration changes) and hands it to `conn`.
     fn try_read_into(&mut self, conn: &SyncMutex<Connection>) -> io::Result<usize> {
         let Some(ready) = &self.readiness else { return Err(ErrorKind::WouldBlock.into()) };
-        let size = self.size;
-        let feed = |buf: &mut Vec<u8>| {
-            if buf.len() < size {
-                buf.resize(size, 0);
-            }
-            let r = ready.try_read(&mut buf[..size]);
-            if let Ok(n) = r {
-                if n > 0 {
-                    conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
-                }
-            }
-            r
-        };
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => feed(&mut buf),
-            Err(_) => feed(&mut Vec::new()),
-        })
+        read_through_scratch(self.size, conn, |buf| ready.try_read(buf), |r| r.as_ref().ok().copied())
     }
+
+    /// Waits until the socket has input, without taking it (streams without a readiness
+    /// handle never get here: see `Shared::drive`).
+    async fn wait_readable(&self) -> io::Result<()> {
+        match &self.readiness {
+            Some(ready) => ready.readable().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs `read` on `size` bytes of the thread's scratch buffer and hands what it read (`got`
+/// says how much) to `conn` in the same call: nothing stays in the buffer between reads.
+fn read_through_scratch<R>(
+    size: usize,
+    conn: &SyncMutex<Connection>,
+    read: impl FnOnce(&mut [u8]) -> R,
+    got: impl Fn(&R) -> Option<usize>,
+) -> R {
+    let feed = |buf: &mut Vec<u8>| {
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        let r = read(&mut buf[..size]);
+        if let Some(n) = got(&r).filter(|&n| n > 0) {
+            conn.lock().unwrap_or_else(PoisonError::into_inner).handle_input(Instant::now(), &buf[..n]);
+        }
+        r
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => feed(&mut buf),
+        // A stream that polls another connection inside its own poll: a buffer of its own.
+        Err(_) => feed(&mut Vec::new()),
+    })
 }
 
 struct WriteSide<S> {
@@ -349,9 +359,8 @@ impl<S: AsyncStream> Shared<S> {
     /// Writes all queued output, waiting (each write bounded by the write timeout) on a slow
     /// peer. Application calls (sends, closes) use it.
     async fn flush(&self) -> Result<(), Error> {
-        self.writing.fetch_add(1, Ordering::SeqCst);
         // Dropped with the future too: a cancelled flush is no longer writing.
-        let _writing = Writing(self);
+        let _writing = Writing::new(self);
         loop {
             let mut w = self.writer.lock().await;
             if let Err(e) = self.write_out(&mut w, Some(self.write_timeout)).await {
@@ -433,10 +442,7 @@ impl<S: AsyncStream> Shared<S> {
                         // A task is writing: wait for input without taking it, then leave it to
                         // the writer, who takes it between two writes (`take_handed_off_input`).
                         Some(r) if r.readiness.is_some() && self.writing.load(Ordering::SeqCst) > 0 => {
-                            if let Some(Err(e)) = match &r.readiness {
-                                Some(ready) => Some(ready.readable().await),
-                                None => None,
-                            } {
+                            if let Err(e) = r.wait_readable().await {
                                 return Woke::Read(Err(e));
                             }
                             let progress = self.writes.load(Ordering::Relaxed);
@@ -512,6 +518,13 @@ impl<S: AsyncStream> Shared<S> {
 
 /// Counts a task as writing for as long as it lives; at the end, takes any input left to it.
 struct Writing<'a, S: AsyncStream>(&'a Shared<S>);
+
+impl<'a, S: AsyncStream> Writing<'a, S> {
+    fn new(shared: &'a Shared<S>) -> Self {
+        shared.writing.fetch_add(1, Ordering::SeqCst);
+        Writing(shared)
+    }
+}
 
 impl<S: AsyncStream> Drop for Writing<'_, S> {
     fn drop(&mut self) {
