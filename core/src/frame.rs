@@ -194,7 +194,10 @@ pub(crate) fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
 }
 
 /// Appends received payload to the receive buffer, unmasking it on the way (`src[0]` is
-/// payload byte number `offset`): one pass instead of a copy and then an XOR in place.
+/// payload byte number `offset`): one pass instead of a copy and then an XOR in place. Not
+/// [`extend_masked`] with the key turned to `offset`, although masking is its own inverse: that
+/// measured 2.8% slower on `cargo bench --bench core -- decode` (the input there is cold
+/// memory, where a zero-filled destination and [`mask_into`] do better than appending blocks).
 pub(crate) fn extend_unmasked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], offset: u64) {
     let start = dst.len();
     dst.resize(start + src.len(), 0);
