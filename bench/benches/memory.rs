@@ -166,7 +166,7 @@ fn stream_one_gib(addr: SocketAddr) -> Result<(), Failure> {
     raw::put_header(&mut header, 0x2, GIB, KEY);
     s.write_all(&header).map_err(fail("write header"))?;
     let mut piece = seed::payload(3, PIECE).to_vec();
-    raw::mask_words(&mut piece, KEY);
+    raw::mask(&mut piece, KEY);
     for _ in 0..GIB / PIECE as u64 {
         s.write_all(&piece).map_err(fail("write payload"))?;
     }

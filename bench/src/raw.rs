@@ -60,7 +60,7 @@ pub fn frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     put_header(&mut out, opcode, payload.len() as u64, key);
     let start = out.len();
     out.extend_from_slice(payload);
-    mask_words(&mut out[start..], key);
+    mask(&mut out[start..], key);
     out
 }
 
@@ -134,24 +134,10 @@ fn parse(b: &[u8]) -> Result<Option<(Frame, usize)>, Failure> {
     Ok(Some((f, at + len)))
 }
 
-/// XORs a whole payload with `key` from payload offset 0 (RFC 6455 §5.3), a word at a time:
-/// the copy + XOR baseline's XOR, written independently of the core's.
-pub fn mask_words(data: &mut [u8], key: [u8; 4]) {
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut words = data.chunks_exact_mut(8);
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        w.copy_from_slice(&(u64::from_ne_bytes(a) ^ wide).to_ne_bytes());
-    }
-    for (i, b) in words.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
-    }
-}
-
-/// XOR of `data` with `key` in place, 64 bytes at a time (`data` starts at key byte 0): the
-/// fastest plain-Rust form measured here, for the masking floor in [`crate::seed`].
-pub fn mask_blocks(data: &mut [u8], key: [u8; 4]) {
+/// XORs a whole payload with `key` in place from payload offset 0 (RFC 6455 §5.3), 64 bytes
+/// at a time: the fastest plain-Rust form measured here, written independently of the core's.
+/// The XOR of the copy + XOR baseline and the masking floor in [`crate::seed`].
+pub fn mask(data: &mut [u8], key: [u8; 4]) {
     let pattern: [u8; 64] = std::array::from_fn(|j| key[j & 3]);
     let mut blocks = data.chunks_exact_mut(64);
     for block in &mut blocks {

@@ -127,7 +127,7 @@ fn raw_tcp(masked: bool) -> Result<u64, Failure> {
             buf.resize(len, 0);
             s.read_exact(&mut buf).map_err(fail("server read"))?;
             if masked {
-                raw::mask_blocks(&mut buf, key);
+                raw::mask(&mut buf, key);
                 black_box(&buf);
             }
             received += len as u64;
