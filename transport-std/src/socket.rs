@@ -17,8 +17,9 @@ use wsduplex_core::{
 use crate::{Config, Error, OsKeys, Stream};
 
 /// Longest a read blocks before the reader looks at the clock again: deadlines armed by another
-/// thread (a close from the sending half) are honoured within this.
-const MAX_BLOCK: Duration = Duration::from_millis(100);
+/// thread (a close from the sending half) are honoured within this. Unit tests make it long, so
+/// that a wait which only this bound ends shows as a failure, not as a slow pass.
+const MAX_BLOCK: Duration = Duration::from_millis(if cfg!(test) { 10_000 } else { 100 });
 
 /// Longest input left to a writing thread waits for it: past this the writer is taken to be
 /// stuck in one write (a peer that does not read) and the reading thread reads after all.
@@ -260,7 +261,22 @@ impl<S: Stream> Shared<S> {
     fn drive<T>(&self, mut ready: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, Error> {
         loop {
             let mut c = self.conn();
-            if let Some(t) = ready(&mut c) {
+            let mut flushed = false;
+            let found = loop {
+                if let Some(t) = ready(&mut c) {
+                    break Some(t);
+                }
+                if flushed || !c.has_transmit() {
+                    break None;
+                }
+                // Fed output goes out before we wait for input: the peer may be waiting for it.
+                // What the write changed (a Disconnect ends the connection) is looked at again.
+                drop(c);
+                self.try_flush()?;
+                c = self.conn();
+                flushed = true;
+            };
+            if let Some(t) = found {
                 // Replies to a batch of events leave in one write, once the batch is handed out.
                 let more = c.has_event();
                 drop(c);
@@ -268,12 +284,6 @@ impl<S: Stream> Shared<S> {
                     self.try_flush()?;
                 }
                 return Ok(t);
-            }
-            if c.has_transmit() {
-                // Fed output goes out before we wait for input: the peer may be waiting for it.
-                drop(c);
-                self.try_flush()?;
-                c = self.conn();
             }
             let now = Instant::now();
             let wait = c.poll_timeout().map_or(MAX_BLOCK, |d| d.saturating_duration_since(now)).min(MAX_BLOCK);
@@ -741,4 +751,37 @@ pub fn accept_with<S: Stream>(
     shared.flush()?;
     result?;
     Ok(WebSocket { handle: Handle(shared), opened: Opened::Server(request) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A writing thread that takes the end of the input between two writes (the handoff) leaves
+    /// the core's answer to it, the Disconnect, for the receiver to write. The receiver writes
+    /// it and must then see that the connection is over, not wait for a wakeup nobody sends.
+    #[test]
+    fn recv_ends_as_soon_as_it_writes_the_disconnect_itself() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let stream = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let _peer = listener.accept().expect("accept");
+        let config = Config::default();
+        let conn = Connection::server_established(config.core.clone(), Instant::now());
+        let shared = Shared::new(stream, conn, &config).expect("socket");
+        {
+            let mut r = lock(&shared.reader);
+            shared.absorb(&mut r, Ok(0));
+        }
+        {
+            let mut c = shared.conn();
+            assert!(matches!(c.poll_event(), Some(Event::Closed(Outcome::Abnormal))));
+            assert!(c.poll_event().is_none());
+            assert!(c.has_transmit() && !c.is_terminated(), "the Disconnect is left queued");
+        }
+        let start = Instant::now();
+        assert!(Handle(shared).recv().expect("recv").is_none());
+        assert!(start.elapsed() < MAX_BLOCK / 2, "recv waited {:?} for nothing", start.elapsed());
+    }
 }
