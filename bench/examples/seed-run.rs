@@ -4,50 +4,76 @@
 //! ```sh
 //! cargo run --release -p wsduplex-bench --example seed-run -- wsduplex-blocking 40
 //! cargo run --release -p wsduplex-bench --example seed-run -- tungstenite:wsduplex-blocking 40
+//! cargo run --release -p wsduplex-bench --example seed-run -- wsduplex-blocking 40 --split --each
 //! ```
 //!
 //! The first argument is a contender (`raw-tcp`, `raw-tcp-masked`, `tungstenite`,
 //! `wsduplex-blocking`, `wsduplex-async`) or `CLIENT:SERVER` with two of the WebSocket ends.
+//! `--split` pins client and server to CPUs of their own (`Placement::Split`); `--each` prints
+//! every run's time. The summary gives the mean and the spread: single runs are bimodal when
+//! the scheduler places the threads (BENCHMARKS.md), so the mean alone says little.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use wsduplex_bench::seed::{Contender, End, TOTAL, run_pair};
+use wsduplex_bench::seed::{Contender, End, Placement, TOTAL, run_pair};
 
 fn end(name: &str) -> Option<End> {
     End::ALL.into_iter().find(|e| e.name() == name)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |args: &mut Vec<String>, name: &str| {
+        let found = args.iter().any(|a| a == name);
+        args.retain(|a| a != name);
+        found
+    };
+    let placement = if flag(&mut args, "--split") { Placement::Split } else { Placement::Free };
+    let each = flag(&mut args, "--each");
     let what = args.first().map(String::as_str).unwrap_or("");
     let run: Box<dyn Fn() -> Result<u64, String>> = match what.split_once(':') {
         Some((c, s)) => match (end(c), end(s)) {
-            (Some(c), Some(s)) => Box::new(move || run_pair(c, s)),
+            (Some(c), Some(s)) => Box::new(move || run_pair(c, s, placement)),
             _ => return usage(),
         },
         None => match Contender::ALL.into_iter().find(|c| c.name() == what) {
-            Some(c) => Box::new(move || c.run()),
+            Some(c) => Box::new(move || c.run(placement)),
             None => return usage(),
         },
     };
-    let runs: u32 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20).max(1);
-    let start = Instant::now();
+    let runs: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20).max(1);
+    let mut ms = Vec::with_capacity(runs);
     for _ in 0..runs {
+        let start = Instant::now();
         if let Err(e) = run() {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    let per = start.elapsed() / runs;
-    let gib_s = TOTAL as f64 / per.as_secs_f64() / (1u64 << 30) as f64;
-    println!("{what}: {runs} runs, {per:?} each, {gib_s:.2} GiB/s");
+    if each {
+        let all: Vec<String> = ms.iter().map(|m| format!("{m:.1}")).collect();
+        println!("{}", all.join(" "));
+    }
+    let mean = ms.iter().sum::<f64>() / runs as f64;
+    let gib_s = TOTAL as f64 / (mean / 1e3) / (1u64 << 30) as f64;
+    ms.sort_by(f64::total_cmp);
+    let (min, median, max) = (ms[0], ms[runs / 2], ms[runs - 1]);
+    println!(
+        "{what}{}: {runs} runs, mean {mean:.1} ms ({gib_s:.2} GiB/s), min {min:.1} / median {median:.1} / max {max:.1} ms",
+        placement.suffix()
+    );
     ExitCode::SUCCESS
 }
 
 fn usage() -> ExitCode {
     let contenders: Vec<&str> = Contender::ALL.iter().map(|c| c.name()).collect();
     let ends: Vec<&str> = End::ALL.iter().map(|e| e.name()).collect();
-    eprintln!("usage: seed-run {{{}|CLIENT:SERVER}} [runs]   (ends: {})", contenders.join("|"), ends.join(", "));
+    eprintln!(
+        "usage: seed-run {{{}|CLIENT:SERVER}} [runs] [--split] [--each]   (ends: {})",
+        contenders.join("|"),
+        ends.join(", ")
+    );
     ExitCode::from(2)
 }

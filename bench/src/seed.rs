@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
+use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 use wsduplex_core::seed::{self, ClientArgs, CloseMode};
 
 use crate::{Failure, fail, raw, runtime};
@@ -60,18 +61,87 @@ impl Contender {
     }
 
     /// Runs one exchange; the bytes acknowledged, which must be [`TOTAL`].
-    pub fn run(self) -> Result<u64, Failure> {
+    pub fn run(self, placement: Placement) -> Result<u64, Failure> {
         let acked = match self {
-            Contender::RawTcp => raw_tcp(false)?,
-            Contender::RawTcpMasked => raw_tcp(true)?,
-            Contender::Tungstenite => run_pair(End::Tungstenite, End::Tungstenite)?,
-            Contender::WsduplexBlocking => run_pair(End::WsduplexBlocking, End::WsduplexBlocking)?,
-            Contender::WsduplexAsync => wsduplex_async()?,
+            Contender::RawTcp => raw_tcp(false, placement)?,
+            Contender::RawTcpMasked => raw_tcp(true, placement)?,
+            Contender::Tungstenite => run_pair(End::Tungstenite, End::Tungstenite, placement)?,
+            Contender::WsduplexBlocking => run_pair(End::WsduplexBlocking, End::WsduplexBlocking, placement)?,
+            Contender::WsduplexAsync => match placement {
+                Placement::Free => wsduplex_async()?,
+                Placement::Split => run_pair(End::WsduplexAsync, End::WsduplexAsync, placement)?,
+            },
         };
         if acked != TOTAL {
             return Err(format!("{}: {acked} bytes acknowledged, {TOTAL} sent", self.name()));
         }
         Ok(acked)
+    }
+}
+
+/// Where the two ends of an exchange run.
+///
+/// Left to the scheduler, the time of one exchange on these 2-vCPU machines is bimodal for every
+/// contender, raw TCP included: about 20 ms or about 40 ms per 128 MiB, decided per connection
+/// by where Linux places the threads as they sleep and wake (BENCHMARKS.md). A mean over a few
+/// dozen runs then mostly counts how many runs were lucky. Pinning the two ends apart takes
+/// that draw out and leaves the cost of the implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Wherever the scheduler puts them, as an application runs.
+    Free,
+    /// The client's threads on one CPU, the server's on another; the async ends each on a
+    /// single-threaded executor of their own (a shared executor would move tasks across).
+    Split,
+}
+
+impl Placement {
+    /// Both placements.
+    pub const ALL: [Placement; 2] = [Placement::Free, Placement::Split];
+
+    /// Name in benchmark ids (`seed-wall` / `seed-wall-split`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Placement::Free => "",
+            Placement::Split => "-split",
+        }
+    }
+
+    /// Pins the calling thread (and the threads it starts from now on) to `side`'s CPU until
+    /// the guard is dropped.
+    fn pin(self, side: Side) -> Result<Pinned, Failure> {
+        if self == Placement::Free {
+            return Ok(Pinned(None));
+        }
+        let all = sched_getaffinity(None).map_err(fail("sched_getaffinity"))?;
+        let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|&c| all.is_set(c)).take(2).collect();
+        let [client, server] = cpus[..] else {
+            return Err("the split placement needs two CPUs".into());
+        };
+        let mut one = CpuSet::new();
+        one.set(match side {
+            Side::Client => client,
+            Side::Server => server,
+        });
+        sched_setaffinity(None, &one).map_err(fail("sched_setaffinity"))?;
+        Ok(Pinned(Some(all)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Client,
+    Server,
+}
+
+/// A pinned thread's previous CPU set, given back on drop.
+struct Pinned(Option<CpuSet>);
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(all) = &self.0 {
+            let _ = sched_setaffinity(None, all);
+        }
     }
 }
 
@@ -105,9 +175,10 @@ fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 /// half-close, after which the server sends the final tally and closes. `masked`: client
 /// messages carry a 4-byte key after the length and are masked with it (see
 /// [`Contender::RawTcpMasked`]).
-fn raw_tcp(masked: bool) -> Result<u64, Failure> {
+fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
     let (listener, addr) = listen()?;
     let server = thread::spawn(move || -> Result<(), Failure> {
+        let _pinned = placement.pin(Side::Server)?;
         let (mut s, _) = listener.accept().map_err(fail("accept"))?;
         s.set_nodelay(true).map_err(fail("nodelay"))?;
         let mut buf = vec![0u8; MESSAGE_SIZE];
@@ -141,6 +212,7 @@ fn raw_tcp(masked: bool) -> Result<u64, Failure> {
         let _ = received;
         s.shutdown(Shutdown::Both).map_err(fail("server shutdown"))
     });
+    let _pinned = placement.pin(Side::Client)?;
     let mut s = TcpStream::connect(addr).map_err(fail("connect"))?;
     s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut r = s.try_clone().map_err(fail("clone"))?;
@@ -207,24 +279,35 @@ impl End {
         }
     }
 
-    fn serve(self, listener: TcpListener) -> Result<(), Failure> {
+    fn serve(self, listener: TcpListener, placement: Placement) -> Result<(), Failure> {
+        let _pinned = placement.pin(Side::Server)?;
         match self {
             End::Tungstenite => tungstenite_server(listener),
             End::WsduplexBlocking => wsduplex_blocking_server(listener),
             End::WsduplexAsync => {
                 let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
-                runtime::block_on(wsduplex_async_server(listener))
+                match placement {
+                    Placement::Free => runtime::block_on(wsduplex_async_server(listener)),
+                    Placement::Split => smol::block_on(wsduplex_async_server(listener)),
+                }
             }
         }
     }
 
-    fn client(self, addr: SocketAddr) -> Result<u64, Failure> {
+    fn client(self, addr: SocketAddr, placement: Placement) -> Result<u64, Failure> {
+        let _pinned = placement.pin(Side::Client)?;
         match self {
             End::Tungstenite => tungstenite_client(addr),
             End::WsduplexBlocking => {
                 let summary =
                     wsduplex_std::demo::run_client(&client_args(addr), false, None).map_err(fail("client"))?;
                 checked(summary)
+            }
+            End::WsduplexAsync if placement == Placement::Split => {
+                let ex = smol::Executor::new();
+                let args = client_args(addr);
+                let client = wsduplex_smol::demo::run_client(&ex, &args, false, None);
+                checked(smol::block_on(ex.run(client)).map_err(fail("client"))?)
             }
             End::WsduplexAsync => runtime::block_on(async move {
                 let args = client_args(addr);
@@ -239,10 +322,10 @@ impl End {
 
 /// Runs one exchange between `client` and `server` (the server on a thread of its own); the
 /// bytes acknowledged, which must be [`TOTAL`].
-pub fn run_pair(client: End, server: End) -> Result<u64, Failure> {
+pub fn run_pair(client: End, server: End, placement: Placement) -> Result<u64, Failure> {
     let (listener, addr) = listen()?;
-    let served = thread::spawn(move || server.serve(listener));
-    let acked = client.client(addr);
+    let served = thread::spawn(move || server.serve(listener, placement));
+    let acked = client.client(addr, placement);
     join(served)?;
     let acked = acked?;
     if acked != TOTAL {
