@@ -43,7 +43,7 @@ def one_round():
               "encode/copy+xor/per-message-buffer", "encode/wsduplex/client"]:
         r[b] = median_ns(b)
     cargo_bench("seed")
-    for g in ["seed-wall", "seed-cpu"]:
+    for g in ["seed-wall", "seed-cpu", "seed-wall-split", "seed-cpu-split"]:
         for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
             r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
     cargo_bench("echo")
@@ -66,14 +66,16 @@ def ratios(r):
     rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
     rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
     rows.append(("core encode vs copy + XOR", r["encode/copy+xor/per-message-buffer"] / r["encode/wsduplex/client"], "(report)", None))
-    rows.append(("seed throughput, raw TCP + masking (the floor) vs raw TCP", r["seed-wall/raw-tcp"] / r["seed-wall/raw-tcp-masked"], "(reference)", None))
-    rows.append(("seed CPU per GiB, raw TCP + masking vs raw TCP", r["seed-cpu/raw-tcp-masked"] / r["seed-cpu/raw-tcp"], "(reference)", None))
-    for t in ["blocking", "async"]:
-        w = r[f"seed-wall/wsduplex-{t}"]
-        rows.append((f"seed throughput, {t}, vs raw TCP", r["seed-wall/raw-tcp"] / w, ">= 1.0x", lambda v: v >= 1.0))
-        rows.append((f"seed throughput, {t}, vs tungstenite", r["seed-wall/tungstenite"] / w, "(report)", None))
-        best = min(r["seed-cpu/raw-tcp"], r["seed-cpu/tungstenite"])
-        rows.append((f"seed CPU per GiB, {t}, vs the better baseline", r[f"seed-cpu/wsduplex-{t}"] / best, "<= 1.05x", lambda v: v <= 1.05))
+    for split, where in [("", "threads placed by the scheduler"), ("-split", "client and server pinned apart")]:
+        wall, cpu = f"seed-wall{split}", f"seed-cpu{split}"
+        rows.append((f"seed throughput, raw TCP + masking (the floor) vs raw TCP, {where}", r[f"{wall}/raw-tcp"] / r[f"{wall}/raw-tcp-masked"], "(reference)", None))
+        rows.append((f"seed CPU per GiB, raw TCP + masking vs raw TCP, {where}", r[f"{cpu}/raw-tcp-masked"] / r[f"{cpu}/raw-tcp"], "(reference)", None))
+        for t in ["blocking", "async"]:
+            w = r[f"{wall}/wsduplex-{t}"]
+            rows.append((f"seed throughput, {t}, vs raw TCP, {where}", r[f"{wall}/raw-tcp"] / w, ">= 1.0x", lambda v: v >= 1.0))
+            rows.append((f"seed throughput, {t}, vs tungstenite, {where}", r[f"{wall}/tungstenite"] / w, "(report)", None))
+            best = min(r[f"{cpu}/raw-tcp"], r[f"{cpu}/tungstenite"])
+            rows.append((f"seed CPU per GiB, {t}, vs the better baseline, {where}", r[f"{cpu}/wsduplex-{t}"] / best, "<= 1.05x", lambda v: v <= 1.05))
     for t in ["blocking", "async"]:
         e = r[f"echo/wsduplex-{t}"]
         rows.append((f"echo msgs/s, {t}, vs tungstenite (send)", r["echo/tungstenite-send"] / e, ">= 2x", lambda v: v >= 2.0))
