@@ -2,7 +2,7 @@
 """Runs every wsduplex benchmark for several rounds and prints the ratios against the targets
 of BENCHMARKS.md as a markdown table.
 
-    python3 bench/report.py [--rounds 3]
+    python3 bench/report.py [--rounds 3] [--benches core,seed,echo,memory]
 
 Each round runs all contenders of every benchmark back to back (criterion, then the memory
 bench), so every ratio compares figures measured minutes apart on the same machine; the table
@@ -36,37 +36,48 @@ def cargo_bench(name):
     return out.stdout
 
 
-def one_round():
+BENCHES = ["core", "seed", "echo", "memory"]
+
+
+def one_round(benches):
     r = {}
-    cargo_bench("core")
-    for b in ["decode/memcpy/whole", "decode/memcpy/64KiB-pieces", "decode/wsduplex/server",
-              "encode/copy+xor/per-message-buffer", "encode/wsduplex/client"]:
-        r[b] = median_ns(b)
-    cargo_bench("seed")
-    for g in ["seed-wall", "seed-cpu", "seed-wall-split", "seed-cpu-split"]:
-        for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
-            r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
-    cargo_bench("echo")
-    for c in ["raw-tcp", "tungstenite-send", "tungstenite-write", "wsduplex-blocking", "wsduplex-async"]:
-        r[f"echo/{c}"] = median_ns(f"echo/{c}")
-    mem = cargo_bench("memory")
-    for role in ["stream-blocking", "stream-async"]:
-        m = re.search(rf"memory/{role}: .*peak RSS (\d+) KiB", mem)
-        r[f"memory/{role}"] = int(m.group(1)) / 1024.0 if m else float("nan")
-    for role in ["idle-async", "idle-tungstenite"]:
-        m = re.search(rf"memory/{role}: .* ([\d.]+) KiB each", mem)
-        r[f"memory/{role}"] = float(m.group(1)) if m else float("nan")
+    if "core" in benches:
+        cargo_bench("core")
+        for b in ["decode/memcpy/whole", "decode/memcpy/64KiB-pieces", "decode/wsduplex/server",
+                  "encode/copy+xor/per-message-buffer", "encode/wsduplex/client"]:
+            r[b] = median_ns(b)
+    if "seed" in benches:
+        cargo_bench("seed")
+        for g in ["seed-wall", "seed-cpu", "seed-wall-split", "seed-cpu-split"]:
+            for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
+                r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
+    if "echo" in benches:
+        cargo_bench("echo")
+        for c in ["raw-tcp", "tungstenite-send", "tungstenite-write", "wsduplex-blocking", "wsduplex-async"]:
+            r[f"echo/{c}"] = median_ns(f"echo/{c}")
+    if "memory" in benches:
+        mem = cargo_bench("memory")
+        for role in ["stream-blocking", "stream-async"]:
+            m = re.search(rf"memory/{role}: .*peak RSS (\d+) KiB", mem)
+            r[f"memory/{role}"] = int(m.group(1)) / 1024.0 if m else float("nan")
+        for role in ["idle-async", "idle-tungstenite"]:
+            m = re.search(rf"memory/{role}: .* ([\d.]+) KiB each", mem)
+            r[f"memory/{role}"] = float(m.group(1)) if m else float("nan")
     return r
 
 
 def ratios(r):
-    """(row, value, target text, met) for one round. Higher-is-better ratios are a/b of speeds."""
+    """(row, value, target text, met) for one round. Higher-is-better ratios are a/b of speeds.
+    Sections whose benchmark was left out of the run are left out."""
     rows = []
-    dec = r["decode/wsduplex/server"]
-    rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
-    rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
-    rows.append(("core encode vs copy + XOR", r["encode/copy+xor/per-message-buffer"] / r["encode/wsduplex/client"], "(report)", None))
+    if "decode/wsduplex/server" in r:
+        dec = r["decode/wsduplex/server"]
+        rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
+        rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
+        rows.append(("core encode vs copy + XOR", r["encode/copy+xor/per-message-buffer"] / r["encode/wsduplex/client"], "(report)", None))
     for split, where in [("", "threads placed by the scheduler"), ("-split", "client and server pinned apart")]:
+        if f"seed-wall{split}/raw-tcp" not in r:
+            continue
         wall, cpu = f"seed-wall{split}", f"seed-cpu{split}"
         rows.append((f"seed throughput, raw TCP + masking (the floor) vs raw TCP, {where}", r[f"{wall}/raw-tcp"] / r[f"{wall}/raw-tcp-masked"], "(reference)", None))
         rows.append((f"seed CPU per GiB, raw TCP + masking vs raw TCP, {where}", r[f"{cpu}/raw-tcp-masked"] / r[f"{cpu}/raw-tcp"], "(reference)", None))
@@ -76,11 +87,13 @@ def ratios(r):
             rows.append((f"seed throughput, {t}, vs tungstenite, {where}", r[f"{wall}/tungstenite"] / w, "(report)", None))
             best = min(r[f"{cpu}/raw-tcp"], r[f"{cpu}/tungstenite"])
             rows.append((f"seed CPU per GiB, {t}, vs the better baseline, {where}", r[f"{cpu}/wsduplex-{t}"] / best, "<= 1.05x", lambda v: v <= 1.05))
-    for t in ["blocking", "async"]:
+    for t in ["blocking", "async"] if "echo/raw-tcp" in r else []:
         e = r[f"echo/wsduplex-{t}"]
         rows.append((f"echo msgs/s, {t}, vs tungstenite (send)", r["echo/tungstenite-send"] / e, ">= 2x", lambda v: v >= 2.0))
         rows.append((f"echo msgs/s, {t}, vs tungstenite (write, flush at close)", r["echo/tungstenite-write"] / e, "(report)", None))
         rows.append((f"echo msgs/s, {t}, vs raw TCP batched", r["echo/raw-tcp"] / e, "(report)", None))
+    if "memory/idle-async" not in r:
+        return rows
     for t in ["blocking", "async"]:
         rows.append((f"peak RSS, 1 GiB message streamed in, {t} server (MiB)", r[f"memory/stream-{t}"], "<= 8 MiB", lambda v: v <= 8))
     rows.append(("RSS per idle connection, async server, 10 000 conns (KiB)", r["memory/idle-async"], "<= 6 KiB", lambda v: v <= 6))
@@ -91,11 +104,14 @@ def ratios(r):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--benches", default=",".join(BENCHES), help="comma-separated subset of " + ",".join(BENCHES))
     args = ap.parse_args()
-    rounds = []
+    benches = args.benches.split(",")
+    rounds, figures = [], []
     for i in range(args.rounds):
         print(f"round {i + 1}/{args.rounds} ...", file=sys.stderr)
-        rounds.append(ratios(one_round()))
+        figures.append(one_round(benches))
+        rounds.append(ratios(figures[-1]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"rounds: {args.rounds}\n")
     print("| measure | median (range) | target | |")
@@ -106,6 +122,13 @@ def main():
         med = statistics.median(vals)
         verdict = "" if check is None else ("met" if check(med) else "**missed**")
         print(f"| {name} | {med:.2f} ({min(vals):.2f}-{max(vals):.2f}) | {target} | {verdict} |")
+    seed = sorted(k for k in figures[0] if k.startswith("seed-"))
+    if seed:
+        print("\nseed figures behind the ratios, ms per 128 MiB (criterion's median), one column per round:\n")
+        print("| benchmark | " + " | ".join(f"round {i + 1}" for i in range(len(figures))) + " |")
+        print("|---|" + "---|" * len(figures))
+        for k in seed:
+            print(f"| {k} | " + " | ".join(f"{f[k] / 1e6:.1f}" for f in figures) + " |")
 
 
 if __name__ == "__main__":
