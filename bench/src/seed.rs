@@ -1,5 +1,5 @@
 //! The seed stream end to end over loopback: 1024 × 128 KiB from client to server, a text ack
-//! per 4 MiB received, close-output, the final tally. Four implementations of the same
+//! per 4 MiB received, close-output, the final tally. Five implementations of the same
 //! exchange; each returns the bytes the client saw acknowledged.
 
 use std::io::{Read, Write};
