@@ -99,6 +99,11 @@ impl Placement {
     /// Both placements.
     pub const ALL: [Placement; 2] = [Placement::Free, Placement::Split];
 
+    /// Whether this machine can run it: the split placement needs two CPUs.
+    pub fn is_available(self) -> bool {
+        self == Placement::Free || sched_getaffinity(None).is_ok_and(|set| set.count() >= 2)
+    }
+
     /// Name in benchmark ids (`seed-wall` / `seed-wall-split`).
     pub fn suffix(self) -> &'static str {
         match self {
