@@ -897,3 +897,45 @@ pub async fn accept_with<S: AsyncStream>(
     result?;
     Ok(WebSocket { handle: Handle(shared), opened: Opened::Server(request) })
 }
+
+#[cfg(test)]
+mod tests {
+    use async_net::TcpListener;
+
+    use super::*;
+
+    /// Twin of the blocking transport's test: a writing task that takes the end of the input
+    /// between two writes leaves the core's Disconnect for the receiver to write; the receiver
+    /// writes it and must then see that the connection is over, not wait for a timer.
+    #[test]
+    fn recv_ends_as_soon_as_it_writes_the_disconnect_itself() {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            let _peer = listener.accept().await.expect("accept");
+            let config = Config::default();
+            let conn = Connection::server_established(config.core.clone(), Instant::now());
+            let shared = Shared::new(stream, conn, &config);
+            {
+                let mut r = shared.reader.try_lock().expect("read side");
+                shared.absorb(&mut r, Ok(0));
+            }
+            {
+                let mut c = shared.conn();
+                assert!(matches!(c.poll_event(), Some(Event::Closed(Outcome::Abnormal))));
+                assert!(c.poll_event().is_none());
+                assert!(c.has_transmit() && !c.is_terminated(), "the Disconnect is left queued");
+            }
+            let start = Instant::now();
+            let handle = Handle(shared);
+            let ended = future::or(async { Some(handle.recv().await) }, async {
+                Timer::after(Duration::from_secs(5)).await;
+                None
+            })
+            .await;
+            assert!(matches!(ended, Some(Ok(None))), "recv did not end: {ended:?}");
+            assert!(start.elapsed() < Duration::from_secs(1), "recv waited {:?}", start.elapsed());
+        });
+    }
+}
