@@ -2,6 +2,7 @@
 //! per 4 MiB received, close-output, the final tally. Five implementations of the same
 //! exchange; each returns the bytes the client saw acknowledged.
 
+use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
@@ -10,7 +11,6 @@ use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 use wsduplex_core::seed::{self, ClientArgs, CloseMode};
 
 use crate::{Failure, fail, raw, runtime};
-use std::hint::black_box;
 
 /// Messages per run.
 pub const MESSAGES: u64 = 1024;

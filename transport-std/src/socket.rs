@@ -65,6 +65,13 @@ struct ReadSide<S> {
     handed_off_at: Option<u64>,
 }
 
+impl<S: Stream> ReadSide<S> {
+    /// What has arrived, without blocking, into the read buffer.
+    fn try_read(&mut self) -> io::Result<usize> {
+        self.stream.try_read(&mut self.buf)
+    }
+}
+
 struct WriteSide<S> {
     stream: S,
     /// Output handed out by the core and not completely written yet.
@@ -155,8 +162,7 @@ impl<S: Stream> Shared<S> {
         if r.done || !self.input_handed_off.swap(false, Ordering::SeqCst) {
             return;
         }
-        let ReadSide { stream, buf, .. } = &mut *r;
-        let res = stream.try_read(buf);
+        let res = r.try_read();
         self.absorb(&mut r, res);
         drop(r);
         self.notify();
@@ -335,8 +341,7 @@ impl<S: Stream> Shared<S> {
                     // Handed off before and no write completed since: the writer is stuck in
                     // one (the peer may be waiting for us to read). Read after all.
                     self.input_handed_off.store(false, Ordering::SeqCst);
-                    let ReadSide { stream, buf, .. } = r;
-                    let res = stream.try_read(buf);
+                    let res = r.try_read();
                     self.absorb(r, res);
                     return Round::Done;
                 }
