@@ -39,10 +39,10 @@
 //! reads it between two writes and wakes the receiver. On Linux a TCP socket is locked for each
 //! `send` and `recv`: a `recv` from another executor thread during a large `send` blocks that
 //! thread in the kernel, where it is woken again for every send that follows (hundreds of times
-//! per 128 MiB: ~500 such sleeps for the async seed client before, 0-3 since; BENCHMARKS.md). A writer stuck
-//! in one write (a peer that reads nothing until it has written everything) does not strand
-//! the input: after 1 ms without a completed write the receiver reads itself. TCP and Unix
-//! sockets do this; other streams (TLS ...) read as before.
+//! per 128 MiB: ~500 such sleeps for the async seed client before, 0-3 since; BENCHMARKS.md).
+//! A writer stuck in one write (a peer that reads nothing until it has written everything)
+//! does not strand the input: after 1 ms without a completed write the receiver reads itself.
+//! TCP and Unix sockets do this; other streams (TLS ...) read as before.
 //!
 //! **Cancellation.** Dropping any future of this crate at any await point loses no data and
 //! leaves the socket usable: received bytes are handed to the core in the same poll that read
