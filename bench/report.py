@@ -3,11 +3,19 @@
 of BENCHMARKS.md as a markdown table.
 
     python3 bench/report.py [--rounds 3] [--benches core,seed,echo,memory]
+    python3 bench/report.py --rounds 3 --modes 30 [--split]
 
 Each round runs all contenders of every benchmark back to back (criterion, then the memory
 bench), so every ratio compares figures measured minutes apart on the same machine; the table
 gives the median ratio over the rounds and its range. Machines here are shared and noisy: a
 single round can be off by 10-15%.
+
+`--modes N` runs instead the seed exchange N times per contender and round with the `seed-run`
+example, which times every run (wall and CPU) alone. Single runs are bimodal when the scheduler
+places the threads (BENCHMARKS.md, "Two placements"), and a run's CPU time follows its wall
+time: the table gives each contender's 10th percentile (a run the scheduler placed well) next
+to its median, CPU ratios at the 10th percentile (costs compared at equal luck), and how many
+runs came within 1.25x of the fastest run of any contender in the same round.
 """
 import argparse
 import json
@@ -104,11 +112,63 @@ def ratios(r):
     return rows
 
 
+SEED_CONTENDERS = ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]
+FAST = 1.25
+
+
+def seed_runs(contender, runs, split):
+    """Per-run (wall ms, CPU ms) of `runs` seed exchanges, from `seed-run --each`."""
+    exe = os.path.join(ROOT, "target", "release", "examples", "seed-run")
+    cmd = [exe, contender, str(runs), "--each"] + (["--split"] if split else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    wall, cpu = ([float(x) for x in line.split()] for line in out.splitlines()[:2])
+    return list(zip(wall, cpu))
+
+
+def p10(v):
+    """The 10th percentile: the cost of a run the scheduler placed well, without the noise of
+    the single fastest one."""
+    return statistics.quantiles(v, n=10, method="inclusive")[0]
+
+
+def modes(rounds, runs, split):
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "wsduplex-bench", "--example", "seed-run"],
+                   cwd=ROOT, check=True)
+    per = {c: [] for c in SEED_CONTENDERS}
+    fast = {c: 0 for c in SEED_CONTENDERS}
+    for i in range(rounds):
+        print(f"round {i + 1}/{rounds} ...", file=sys.stderr)
+        got = {c: seed_runs(c, runs, split) for c in SEED_CONTENDERS}
+        fastest = min(w for c in got for w, _ in got[c])
+        for c in SEED_CONTENDERS:
+            per[c] += got[c]
+            fast[c] += sum(w <= FAST * fastest for w, _ in got[c])
+    wall = {c: [w for w, _ in per[c]] for c in SEED_CONTENDERS}
+    cpu = {c: [x for _, x in per[c]] for c in SEED_CONTENDERS}
+    base = {k: p10(cpu[k]) for k in ["raw-tcp", "raw-tcp-masked", "tungstenite"]}
+    med = statistics.median
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    where = "client and server pinned apart" if split else "threads placed by the scheduler"
+    print(f"{rounds} rounds x {runs} runs per contender, {where}, ms per 128 MiB (p10: 10th percentile)\n")
+    print("| contender | wall p10 | wall median | CPU p10 | CPU median | CPU p10 vs raw TCP | vs floor | vs tungstenite "
+          f"| runs within {FAST}x of the round's fastest |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in SEED_CONTENDERS:
+        c10 = p10(cpu[c])
+        print(f"| {c} | {p10(wall[c]):.1f} | {med(wall[c]):.1f} | {c10:.1f} | {med(cpu[c]):.1f} | "
+              f"{c10 / base['raw-tcp']:.2f}x | {c10 / base['raw-tcp-masked']:.2f}x | {c10 / base['tungstenite']:.2f}x | "
+              f"{fast[c]}/{len(per[c])} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--benches", default=",".join(BENCHES), help="comma-separated subset of " + ",".join(BENCHES))
+    ap.add_argument("--modes", type=int, metavar="N", help="per-run seed times, N runs per contender and round")
+    ap.add_argument("--split", action="store_true", help="with --modes: client and server pinned apart")
     args = ap.parse_args()
+    if args.modes:
+        return modes(args.rounds, args.modes, args.split)
     benches = args.benches.split(",")
     rounds, figures = [], []
     for i in range(args.rounds):

@@ -10,11 +10,14 @@
 //! The first argument is a contender (`raw-tcp`, `raw-tcp-masked`, `tungstenite`,
 //! `wsduplex-blocking`, `wsduplex-async`) or `CLIENT:SERVER` with two of the WebSocket ends.
 //! `--split` pins client and server to CPUs of their own (`Placement::Split`); `--each` prints
-//! every run's time. The summary gives the mean and the spread: single runs are bimodal when
+//! every run's wall time and, on a second line, its CPU time (user + sys of this process, which
+//! holds both ends). The summary gives the mean and the spread: single runs are bimodal when
 //! the scheduler places the threads (BENCHMARKS.md), so the mean alone says little.
 
 use std::process::ExitCode;
 use std::time::Instant;
+
+use cpu_time::ProcessTime;
 
 use wsduplex_bench::seed::{Contender, End, Placement, TOTAL, run_pair};
 
@@ -43,28 +46,37 @@ fn main() -> ExitCode {
         },
     };
     let runs: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20).max(1);
-    let mut ms = Vec::with_capacity(runs);
+    let (mut ms, mut cpu_ms) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), ProcessTime::now());
         if let Err(e) = run() {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
         ms.push(start.elapsed().as_secs_f64() * 1e3);
+        cpu_ms.push(cpu.elapsed().as_secs_f64() * 1e3);
     }
     if each {
-        let all: Vec<String> = ms.iter().map(|m| format!("{m:.1}")).collect();
-        println!("{}", all.join(" "));
+        for line in [&ms, &cpu_ms] {
+            let all: Vec<String> = line.iter().map(|m| format!("{m:.1}")).collect();
+            println!("{}", all.join(" "));
+        }
     }
     let mean = ms.iter().sum::<f64>() / runs as f64;
     let gib_s = TOTAL as f64 / (mean / 1e3) / (1u64 << 30) as f64;
-    ms.sort_by(f64::total_cmp);
-    let (min, median, max) = (ms[0], ms[runs / 2], ms[runs - 1]);
+    let (min, median, max) = spread(&mut ms);
+    let (cpu_min, cpu_median, cpu_max) = spread(&mut cpu_ms);
     println!(
-        "{what}{}: {runs} runs, mean {mean:.1} ms ({gib_s:.2} GiB/s), min {min:.1} / median {median:.1} / max {max:.1} ms",
+        "{what}{}: {runs} runs, mean {mean:.1} ms ({gib_s:.2} GiB/s), min {min:.1} / median {median:.1} / max {max:.1} ms; CPU min {cpu_min:.1} / median {cpu_median:.1} / max {cpu_max:.1} ms",
         placement.suffix()
     );
     ExitCode::SUCCESS
+}
+
+/// Minimum, median and maximum (sorts `v`, which holds at least one figure).
+fn spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
 }
 
 fn usage() -> ExitCode {

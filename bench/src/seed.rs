@@ -156,8 +156,17 @@ fn listen() -> Result<(TcpListener, SocketAddr), Failure> {
     Ok((l, a))
 }
 
+/// Starts a thread named after its part in the exchange, so that `perf` tells the server from
+/// the client's reading thread (BENCHMARKS.md counts their migrations).
+fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<thread::JoinHandle<Result<T, Failure>>, Failure> {
+    thread::Builder::new().name(name.into()).spawn(f).map_err(fail("spawn"))
+}
+
 fn join<T>(h: thread::JoinHandle<Result<T, Failure>>) -> Result<T, Failure> {
-    h.join().map_err(|_| Failure::from("server thread panicked"))?
+    h.join().map_err(|_| Failure::from("a seed thread panicked"))?
 }
 
 fn client_args(addr: SocketAddr) -> ClientArgs {
@@ -182,7 +191,7 @@ fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 /// [`Contender::RawTcpMasked`]).
 fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
     let (listener, addr) = listen()?;
-    let server = thread::spawn(move || -> Result<(), Failure> {
+    let server = spawn("seed-server", move || -> Result<(), Failure> {
         let _pinned = placement.pin(Side::Server)?;
         let (mut s, _) = listener.accept().map_err(fail("accept"))?;
         s.set_nodelay(true).map_err(fail("nodelay"))?;
@@ -216,12 +225,12 @@ fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
         write_prefixed(&mut s, seed::ack(since).as_bytes()).map_err(fail("server tally"))?;
         let _ = received;
         s.shutdown(Shutdown::Both).map_err(fail("server shutdown"))
-    });
+    })?;
     let _pinned = placement.pin(Side::Client)?;
     let mut s = TcpStream::connect(addr).map_err(fail("connect"))?;
     s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut r = s.try_clone().map_err(fail("clone"))?;
-    let reader = thread::spawn(move || -> Result<u64, Failure> {
+    let reader = spawn("seed-reader", move || -> Result<u64, Failure> {
         let mut acked = 0;
         let mut buf = Vec::new();
         loop {
@@ -236,7 +245,7 @@ fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
             let text = std::str::from_utf8(&buf).map_err(fail("ack"))?;
             acked += seed::parse_ack(text).ok_or_else(|| format!("not an ack: {text:?}"))?;
         }
-    });
+    })?;
     // One buffer per message, prefix included, so each message is one write.
     let payload = seed::payload(0, MESSAGE_SIZE);
     let mut message = (MESSAGE_SIZE as u32).to_be_bytes().to_vec();
@@ -329,7 +338,7 @@ impl End {
 /// bytes acknowledged, which must be [`TOTAL`].
 pub fn run_pair(client: End, server: End, placement: Placement) -> Result<u64, Failure> {
     let (listener, addr) = listen()?;
-    let served = thread::spawn(move || server.serve(listener, placement));
+    let served = spawn("seed-server", move || server.serve(listener, placement))?;
     let acked = client.client(addr, placement);
     join(served)?;
     let acked = acked?;

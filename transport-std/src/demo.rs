@@ -93,7 +93,7 @@ pub fn run_client(
     let reader_timeline = timeline.map(|(t, s)| (t.clone(), s));
     let close_sent = Arc::new(AtomicBool::new(false));
     let reader_close_sent = close_sent.clone();
-    let reader = thread::spawn(move || -> Result<SeedClient, Error> {
+    let reader = thread::Builder::new().name("seed-reader".into()).spawn(move || -> Result<SeedClient, Error> {
         while let Some(event) = rx.recv()? {
             let after_close = reader_close_sent.load(Ordering::Acquire);
             if let (Some((t, s)), Some(line)) = (&reader_timeline, Timeline::describe_client(&event, after_close)) {
@@ -109,7 +109,7 @@ pub fn run_client(
             t.log(s.elapsed(), "client: TCP released");
         }
         Ok(client)
-    });
+    })?;
 
     let mut progress = (!args.json && std::io::stderr().is_terminal()).then(|| Progress::new(args.messages));
     let mut send_error = None;
