@@ -95,6 +95,15 @@ fn bench_encode(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function(BenchmarkId::new("copy+xor", "reused-buffer"), |b| {
+        let mut m = vec![0u8; FRAME];
+        b.iter(|| {
+            for _ in 0..FRAMES {
+                raw::mask_copy(&mut m, black_box(&payload[..]), KEY);
+                black_box(&m);
+            }
+        })
+    });
     g.bench_function(BenchmarkId::new("wsduplex", "client"), |b| b.iter(|| encode(black_box(&payload))));
     g.finish();
 }

@@ -170,7 +170,7 @@ pub struct Connection {
     staging: BytesMut,
     /// Client frames are masked into this buffer; its memory is used again once the transport
     /// has written and dropped the frames cut from it.
-    masking: BytesMut,
+    masking: frame::MaskedFrames,
     buffered: usize,
     outgoing: Option<Outgoing>,
     pending_pongs: VecDeque<Bytes>,
@@ -218,7 +218,7 @@ impl Connection {
             read_eof: false,
             out: VecDeque::new(),
             staging: BytesMut::new(),
-            masking: BytesMut::new(),
+            masking: frame::MaskedFrames::default(),
             buffered: 0,
             outgoing: None,
             pending_pongs: VecDeque::new(),
@@ -301,7 +301,7 @@ impl Connection {
             read_eof: self.read_eof,
             out: self.out.clone(),
             staging: self.staging.clone(),
-            masking: BytesMut::new(),
+            masking: frame::MaskedFrames::default(),
             buffered: self.buffered,
             outgoing: self.outgoing.clone(),
             pending_pongs: self.pending_pongs.clone(),
@@ -534,23 +534,14 @@ impl Connection {
                 Transmit::Bytes(b)
             }
             Segment::Masked { head, data, key } => {
-                let len = head.len() + data.len();
-                // The frames cut from the buffer before were written and dropped: same memory,
-                // still in cache, no allocation. Otherwise a fresh one (the old one goes when
-                // its last frame is written).
-                if !self.masking.try_reclaim(len) {
-                    self.masking = BytesMut::with_capacity(len);
-                }
-                self.masking.extend_from_slice(&head);
-                frame::extend_masked(&mut self.masking, &data, key);
-                let m = self.masking.split().freeze();
+                let m = self.masking.frame(&head, &data, key);
                 self.buffered = self.buffered.saturating_sub(m.len());
                 Transmit::Bytes(m)
             }
             Segment::ShutdownWrite => Transmit::ShutdownWrite,
             Segment::Disconnect => {
                 self.terminated = true;
-                self.masking = BytesMut::new();
+                self.masking.release();
                 Transmit::Disconnect
             }
         })

@@ -6,8 +6,9 @@
 //! against tungstenite's in a differential test.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode as TOpCode};
 
@@ -176,10 +177,9 @@ pub(crate) fn mask_into(out: &mut [u8], src: &[u8], key: [u8; 4], offset: usize)
 
 /// Appends `src` masked with `key` (from payload offset 0) to `dst`, in one pass: each 64-byte
 /// block is masked in registers and appended, so the destination is written once (no zero-fill
-/// first). Measured (`cargo bench -p wsduplex-bench --bench core -- encode`, 128 KiB frames,
-/// BENCHMARKS.md): 1.19x a word-wide copy + XOR (1.14x one in 64-byte blocks), against 1.17x
-/// for zero-fill then [`mask_into`] and 0.93x for `extend_from_slice` then [`apply_mask`].
-pub(crate) fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
+/// first). For memory that has not held a frame before; [`MaskedFrames`] writes over memory
+/// that has with [`mask_into`], which the per-block length updates here make 1.25x slower.
+pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
     let pattern: [u8; 64] = std::array::from_fn(|j| key[j & 3]);
     dst.reserve(src.len());
     let mut blocks = src.chunks_exact(64);
@@ -191,6 +191,66 @@ pub(crate) fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) {
     }
     // Blocks are whole multiples of 4 bytes: the tail starts at key byte 0.
     dst.extend(blocks.remainder().iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+}
+
+/// Where a client masks its large frames (RFC 6455 §5.3: the masking copy is needed anyway, so
+/// header and payload leave as one buffer). One buffer, written over once every frame handed
+/// out from it has been dropped (the transport wrote it): a stream of large messages masks
+/// each one into the same memory, still in cache, with no allocation and no zero-fill. A frame
+/// still held keeps its buffer alive and is never written over; the next frame gets a new one.
+#[derive(Debug, Default)]
+pub(crate) struct MaskedFrames {
+    /// Every byte of it initialised (its length), so that it can be written over as a slice.
+    buf: Arc<Vec<u8>>,
+}
+
+/// A frame handed out: the buffer it lies in, kept alive, and its length.
+struct Held {
+    buf: Arc<Vec<u8>>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl MaskedFrames {
+    /// `head` (header and whatever was staged before it) followed by `data` masked with `key`.
+    pub(crate) fn frame(&mut self, head: &[u8], data: &[u8], key: [u8; 4]) -> Bytes {
+        let len = head.len() + data.len();
+        match Arc::get_mut(&mut self.buf) {
+            Some(buf) => Self::write(buf, head, data, key),
+            None => {
+                let mut buf = Vec::with_capacity(len);
+                Self::write(&mut buf, head, data, key);
+                self.buf = Arc::new(buf);
+            }
+        }
+        Bytes::from_owner(Held { buf: self.buf.clone(), len })
+    }
+
+    fn write(buf: &mut Vec<u8>, head: &[u8], data: &[u8], key: [u8; 4]) {
+        let len = head.len() + data.len();
+        if let Some(frame) = buf.get_mut(..len) {
+            let (h, payload) = frame.split_at_mut(head.len());
+            h.copy_from_slice(head);
+            mask_into(payload, data, key, 0);
+        } else {
+            // Larger than any frame before (or a new buffer): appended, so nothing is written
+            // twice; its memory can be written over from then on.
+            buf.clear();
+            buf.reserve(len);
+            buf.extend_from_slice(head);
+            extend_masked(buf, data, key);
+        }
+    }
+
+    /// Lets go of the buffer (the connection is over).
+    pub(crate) fn release(&mut self) {
+        self.buf = Arc::default();
+    }
 }
 
 /// Appends received payload to the receive buffer, unmasking it on the way (`src[0]` is
@@ -234,7 +294,7 @@ mod tests {
         let key = [0x6d, 0xb6, 0xb2, 0x80];
         let data: Vec<u8> = (0..67u8).collect();
         for len in 0..data.len() {
-            let mut out = BytesMut::from(&b"head"[..]);
+            let mut out = b"head".to_vec();
             extend_masked(&mut out, &data[..len], key);
             let mut expected = data[..len].to_vec();
             naive_mask(&mut expected, key, 0);

@@ -68,8 +68,10 @@ fn every_frame_size_and_key_masks_like_the_plain_way() {
     let now = Instant::now();
     let mut c = Connection::client_established(Config::default(), SeededKeys::new(3), now);
     // Sizes around the 64-byte blocks and the inline limit; each frame dropped before the next
-    // so all share the reused buffer.
-    for len in [4097usize, 4160, 4161, 4163, 65_535, 65_536, 65_600, SIZE, 300_000] {
+    // so all share the reused buffer: growing (the buffer is extended), then shrinking (a frame
+    // written over the start of a larger one's memory must end where it ends).
+    let sizes = [4097usize, 4160, 4161, 4163, 65_535, 65_536, 65_600, SIZE, 300_000];
+    for len in sizes.into_iter().chain(sizes.into_iter().rev()) {
         let data: Bytes = (0..len).map(|i| (i * 7 + len) as u8).collect::<Vec<u8>>().into();
         assert!(c.send_binary(data.clone()).is_ok());
         let f = next_frame(&mut c);
