@@ -159,7 +159,7 @@ pub struct Connection {
     now: Instant,
     rbuf: BytesMut,
     rx: Rx,
-    /// Bytes after the `ready` ones in `rbuf` that were unmasked as they were copied in (the
+    /// Bytes after the `ready` ones in `rbuf` that were unmasked as they were appended (the
     /// current data frame's payload); `data_step` unmasks only what follows them.
     premasked: usize,
     incoming: Option<Incoming>,
@@ -388,9 +388,9 @@ impl Connection {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
         let mut data = data;
-        // Input is taken a piece at a time so that every large masked payload is unmasked while
-        // it is copied in: up to the end of the current payload, then up to the end of the next
-        // large frame's header. Processing in pieces is the same as reading in pieces, which the
+        // Input is taken a piece at a time so that every large masked payload is unmasked as
+        // it is appended, while still in cache: up to the end of the current payload, then up to
+        // the end of the next large frame's header. Processing in pieces is the same as reading in pieces, which the
         // machine's events never depend on (tests/properties.rs).
         while !data.is_empty() {
             if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
