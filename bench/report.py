@@ -51,7 +51,8 @@ def one_round(benches):
     r = {}
     if "core" in benches:
         cargo_bench("core")
-        for b in ["decode/memcpy/whole", "decode/memcpy/64KiB-pieces", "decode/wsduplex/server",
+        for b in ["decode/memcpy/whole", "decode/memcpy/64KiB-pieces", "decode/wsduplex/server", "decode/wsduplex/server-text",
+                  "decode/tungstenite/server", "decode/tungstenite/server-text",
                   "encode/copy+xor/per-message-buffer", "encode/copy+xor/reused-buffer", "encode/wsduplex/client"]:
             r[b] = median_ns(b)
     if "seed" in benches:
@@ -85,6 +86,10 @@ def ratios(r):
         dec = r["decode/wsduplex/server"]
         rows.append(("core decode vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / dec, ">= 0.5x", lambda v: v >= 0.5))
         rows.append(("core decode vs memcpy in 64 KiB pieces (cache-hot)", r["decode/memcpy/64KiB-pieces"] / dec, "(stricter)", None))
+        rows.append(("core decode vs tungstenite decoding the same frames", r["decode/tungstenite/server"] / dec, "(report)", None))
+        text = r["decode/wsduplex/server-text"]
+        rows.append(("core decode of text (UTF-8 validated) vs memcpy (128 MiB copy)", r["decode/memcpy/whole"] / text, "(report)", None))
+        rows.append(("core decode of text vs tungstenite decoding the same frames", r["decode/tungstenite/server-text"] / text, "(report)", None))
         enc = r["encode/wsduplex/client"]
         rows.append(("core encode vs copy + XOR into a fresh buffer per message", r["encode/copy+xor/per-message-buffer"] / enc, "(report)", None))
         rows.append(("core encode vs copy + XOR into one reused buffer (the floor's pass)", r["encode/copy+xor/reused-buffer"] / enc, "(stricter)", None))

@@ -1,5 +1,6 @@
-//! The core alone, in memory: decoding masked frames (server) and producing them (client),
-//! against a plain copy and copy + XOR of the same bytes.
+//! The core alone, in memory: decoding masked frames (server; binary, and text, which must be
+//! validated as UTF-8) and producing them (client), against a plain copy and copy + XOR of the
+//! same bytes.
 //!
 //! `cargo bench -p wsduplex-bench --bench core`
 
@@ -25,6 +26,15 @@ fn wire() -> Vec<u8> {
     raw::frame(0x2, &payload, KEY).repeat(FRAMES)
 }
 
+/// Text frames of the same size: mixed ASCII, 2-, 3- and 4-byte code points, as JSON with
+/// non-English strings would be (RFC 6455 §8.1: every one must be validated).
+fn text_wire() -> Vec<u8> {
+    let line = "{\"name\":\"κόσμε\",\"note\":\"wsduplex € 𝄞\",\"n\":12345}\n";
+    let mut text = line.repeat(FRAME / line.len());
+    text.push_str(&"x".repeat(FRAME - text.len()));
+    raw::frame(0x1, text.as_bytes(), KEY).repeat(FRAMES)
+}
+
 fn decode(wire: &[u8]) -> usize {
     let now = Instant::now();
     let mut conn = Connection::server_established(Config::default(), now);
@@ -36,6 +46,40 @@ fn decode(wire: &[u8]) -> usize {
                 got += black_box(m).len();
             }
         }
+    }
+    assert_eq!(got, TOTAL, "every payload byte decoded");
+    got
+}
+
+/// The wire, `READ` bytes per read, to tungstenite; what it writes (nothing here) is dropped.
+struct Pieces<'a>(&'a [u8]);
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(READ).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Pieces<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// tungstenite's server decoding the same frames (its default configuration), every message
+/// handed out.
+fn tungstenite_decode(wire: &[u8]) -> usize {
+    use tungstenite::protocol::{Role, WebSocket};
+    let mut ws = WebSocket::from_raw_socket(Pieces(wire), Role::Server, None);
+    let mut got = 0;
+    while let Ok(m) = ws.read() {
+        got += black_box(m).len();
     }
     assert_eq!(got, TOTAL, "every payload byte decoded");
     got
@@ -62,6 +106,12 @@ fn bench_decode(c: &mut Criterion) {
         })
     });
     g.bench_function(BenchmarkId::new("wsduplex", "server"), |b| b.iter(|| decode(black_box(&wire))));
+    g.bench_function(BenchmarkId::new("tungstenite", "server"), |b| b.iter(|| tungstenite_decode(black_box(&wire))));
+    let text = text_wire();
+    g.bench_function(BenchmarkId::new("wsduplex", "server-text"), |b| b.iter(|| decode(black_box(&text))));
+    g.bench_function(BenchmarkId::new("tungstenite", "server-text"), |b| {
+        b.iter(|| tungstenite_decode(black_box(&text)))
+    });
     g.finish();
 }
 
