@@ -390,8 +390,8 @@ impl Connection {
         let mut data = data;
         // Input is taken a piece at a time so that every large masked payload is unmasked as
         // it is appended, while still in cache: up to the end of the current payload, then up to
-        // the end of the next large frame's header. Processing in pieces is the same as reading in pieces, which the
-        // machine's events never depend on (tests/properties.rs).
+        // the end of the next large frame's header. Processing in pieces is the same as reading
+        // in pieces, which the machine's events never depend on (tests/properties.rs).
         while !data.is_empty() {
             if self.state == State::Closed || self.read_eof || self.pending_failure.is_some() {
                 return;

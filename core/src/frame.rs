@@ -220,16 +220,16 @@ impl AsRef<[u8]> for Held {
 impl MaskedFrames {
     /// `head` (header and whatever was staged before it) followed by `data` masked with `key`.
     pub(crate) fn frame(&mut self, head: &[u8], data: &[u8], key: [u8; 4]) -> Bytes {
-        let len = head.len() + data.len();
         match Arc::get_mut(&mut self.buf) {
             Some(buf) => Self::write(buf, head, data, key),
             None => {
-                let mut buf = Vec::with_capacity(len);
+                // `write` sizes it: the append path reserves the whole frame.
+                let mut buf = Vec::new();
                 Self::write(&mut buf, head, data, key);
                 self.buf = Arc::new(buf);
             }
         }
-        Bytes::from_owner(Held { buf: self.buf.clone(), len })
+        Bytes::from_owner(Held { buf: self.buf.clone(), len: head.len() + data.len() })
     }
 
     fn write(buf: &mut Vec<u8>, head: &[u8], data: &[u8], key: [u8; 4]) {

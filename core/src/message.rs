@@ -35,6 +35,9 @@ impl Text {
         // and std's validator (which `Utf8Bytes::try_from` uses) ran at ~1.6 GB/s on text
         // that is not all ASCII, two thirds of the time it took to receive it (`cargo bench
         // --bench core -- decode/wsduplex/server-text`; BENCHMARKS.md).
+        // A received message was already checked piece by piece as it arrived (`utf8.rs`);
+        // it is checked again here, whole, so that the `unsafe` below rests on this one line
+        // and not on the framing code's bookkeeping of which bytes that validator saw.
         if simdutf8::basic::from_utf8(&bytes).is_err() {
             // Invalid: std says where, in the error type callers already know.
             return Utf8Bytes::try_from(bytes).map(Text);

@@ -39,8 +39,9 @@
 //! and each of those wakeups is paid by the writer (`perf record -e sched:sched_switch`:
 //! ~360 such sleeps per 128 MiB for the seed client before, 0-3 since; BENCHMARKS.md). A
 //! writer stuck in one write (a peer that reads nothing until it has written everything) does
-//! not strand the input: after 1 ms without a completed write the receiver reads itself. Streams that cannot wait for input without reading it
-//! ([`Stream::wait_readable`], e.g. TLS) keep the plain blocking read.
+//! not strand the input: after 1 ms without a completed write the receiver reads itself.
+//! Streams that cannot wait for input without reading it ([`Stream::wait_readable`], e.g. TLS)
+//! keep the plain blocking read.
 //!
 //! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out with
 //! the next `send`, `flush` or `close`, or when `recv` has handed out every event already
