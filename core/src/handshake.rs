@@ -3,7 +3,7 @@
 //! that a server with its own HTTP stack can reuse the checks.
 
 use data_encoding::BASE64;
-use tungstenite::handshake::derive_accept_key;
+use sha1::{Digest, Sha1};
 
 use crate::{HandshakeError, LocalError};
 
@@ -136,7 +136,11 @@ pub fn generate_key(random: [u8; 16]) -> String {
 
 /// The `Sec-WebSocket-Accept` value for a key (RFC 6455 §4.2.2 item 5.4).
 pub fn accept_key(key: &str) -> String {
-    derive_accept_key(key.as_bytes())
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut sha1 = Sha1::new();
+    sha1.update(key.as_bytes());
+    sha1.update(GUID);
+    BASE64.encode(&sha1.finalize())
 }
 
 fn check_header(name: &str, value: &str) -> Result<(), LocalError> {

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use bytes::Bytes;
-use tungstenite::protocol::frame::Utf8Bytes;
 
 /// Text or binary (RFC 6455 §5.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,38 +14,52 @@ pub enum DataKind {
 }
 
 /// UTF-8 text held as [`Bytes`], so a received payload reaches the application without a copy.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Text(Utf8Bytes);
+///
+/// Invariant: the bytes are valid UTF-8. Every constructor checks it or starts from a `str`;
+/// `Bytes` is immutable, so it holds for the value's whole life.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Text(Bytes);
 
 impl Text {
     /// The text.
+    #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        // SAFETY: the type's invariant (see above): `self.0` was checked to be UTF-8 when the
+        // value was made, by `from_utf8` or because it came from a `str`, and `Bytes` cannot
+        // be changed through a shared handle.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The UTF-8 bytes.
     pub fn into_bytes(self) -> Bytes {
-        self.0.into()
+        self.0
+    }
+
+    /// The UTF-8 bytes, borrowed.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Text from a `'static` string, without a copy.
+    pub const fn from_static(s: &'static str) -> Self {
+        Text(Bytes::from_static(s.as_bytes()))
     }
 
     /// Wraps bytes, checking that they are UTF-8.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
         // The check runs on SIMD (simdutf8): every received text message goes through here,
-        // and std's validator (which `Utf8Bytes::try_from` uses) ran at ~1.6 GB/s on text
-        // that is not all ASCII, two thirds of the time it took to receive it (`cargo bench
-        // --bench core -- decode/wsduplex/server-text`; BENCHMARKS.md).
+        // and std's validator ran at ~1.6 GB/s on text that is not all ASCII, two thirds of
+        // the time it took to receive it (`cargo bench --bench core --
+        // decode/wsduplex/server-text`; BENCHMARKS.md).
         // A received message was already checked piece by piece as it arrived (`utf8.rs`);
-        // it is checked again here, whole, so that the `unsafe` below rests on this one line
-        // and not on the framing code's bookkeeping of which bytes that validator saw.
+        // it is checked again here, whole, so that the invariant `as_str` relies on rests on
+        // this one line and not on the framing code's bookkeeping of which bytes that
+        // validator saw.
         if simdutf8::basic::from_utf8(&bytes).is_err() {
             // Invalid: std says where, in the error type callers already know.
-            return Utf8Bytes::try_from(bytes).map(Text);
+            std::str::from_utf8(&bytes)?;
         }
-        #[allow(unsafe_code)]
-        // SAFETY: `Utf8Bytes::from_bytes_unchecked` requires valid UTF-8; simdutf8 has just
-        // validated exactly these bytes, and `Bytes` is immutable, so they cannot change since.
-        let text = unsafe { Utf8Bytes::from_bytes_unchecked(bytes) };
-        Ok(Text(text))
+        Ok(Text(bytes))
     }
 }
 
@@ -71,13 +84,44 @@ impl fmt::Display for Text {
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Text(s.into())
+        Text(Bytes::from(s))
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
-        Text(s.to_owned().into())
+        Text(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<Text> for Bytes {
+    fn from(t: Text) -> Self {
+        t.0
+    }
+}
+
+impl TryFrom<Bytes> for Text {
+    type Error = std::str::Utf8Error;
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        Text::from_utf8(bytes)
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -140,7 +184,10 @@ mod tests {
     fn agrees_with_std(bytes: &[u8]) {
         let ours = Text::from_utf8(Bytes::copy_from_slice(bytes));
         match (ours, std::str::from_utf8(bytes)) {
-            (Ok(t), Ok(s)) => assert_eq!(t.as_str(), s),
+            (Ok(t), Ok(s)) => {
+                assert_eq!(t.as_str(), s);
+                assert_eq!(t.as_bytes(), bytes);
+            }
             (Err(a), Err(b)) => assert_eq!(a, b, "{bytes:x?}"),
             (a, b) => panic!("{bytes:x?}: ours {a:?}, std {b:?}"),
         }
