@@ -7,7 +7,7 @@ AB=../shared/autobahn
 OUT=${AUTOBAHN_OUT:-target/autobahn}
 mkdir -p "$OUT"
 
-cargo build --release -p wsduplex-std -p wsduplex-smol --bins --examples
+cargo build --release -p wsduplex-demo --bins --examples
 
 check() { # summary log -> fails on NON-STRICT (the scripts already fail on FAILED/UNCLEAN)
     grep -A3 '=== Autobahn' "$1"

@@ -22,7 +22,7 @@ const READ: usize = 64 << 10;
 const KEY: [u8; 4] = [0xa1, 0x5b, 0x3c, 0x07];
 
 fn wire() -> Vec<u8> {
-    let payload = wsduplex_core::seed::payload(7, FRAME);
+    let payload = wsduplex_demo::seed::payload(7, FRAME);
     raw::frame(0x2, &payload, KEY).repeat(FRAMES)
 }
 
@@ -133,7 +133,7 @@ fn encode(payload: &Bytes) -> usize {
 }
 
 fn bench_encode(c: &mut Criterion) {
-    let payload = wsduplex_core::seed::payload(7, FRAME);
+    let payload = wsduplex_demo::seed::payload(7, FRAME);
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Bytes(TOTAL as u64)).sample_size(20);
     g.bench_function(BenchmarkId::new("copy+xor", "per-message-buffer"), |b| {

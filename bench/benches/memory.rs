@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use wsduplex_bench::raw::{self, Reader};
 use wsduplex_bench::{Failure, fail, rss};
-use wsduplex_core::seed;
+use wsduplex_demo::{on_smol, on_std, seed};
 
 const ROLE: &str = "WSDUPLEX_BENCH_MEMORY_ROLE";
 const GIB: u64 = 1 << 30;
@@ -45,23 +45,22 @@ fn child(role: &str) -> Result<(), Failure> {
     std::io::stdout().flush().map_err(fail("stdout"))?;
     match role {
         "stream-blocking" => {
-            use wsduplex_std::demo;
             let (s, _) = listener.accept().map_err(fail("accept"))?;
-            let ws = wsduplex_std::accept(s, demo::server_config(seed::DEFAULT_CHUNK_SIZE)).map_err(fail("accept"))?;
-            let o = demo::serve(ws, seed::DEFAULT_CHUNK_SIZE, None).map_err(fail("serve"))?;
+            let config = seed::server_socket_config(seed::DEFAULT_CHUNK_SIZE);
+            let ws = wsduplex_std::accept(s, config).map_err(fail("accept"))?;
+            let o = on_std::serve(ws, seed::DEFAULT_CHUNK_SIZE, None).map_err(fail("serve"))?;
             if !o.is_clean() {
                 return Err(format!("server: {o}"));
             }
         }
         "stream-async" => {
-            use wsduplex_smol::demo;
             let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
-            demo::block_on_all_cores(|ex| {
+            on_smol::block_on_all_cores(|ex| {
                 ex.spawn(async move {
                     let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-                    let config = demo::server_config(seed::DEFAULT_CHUNK_SIZE);
+                    let config = seed::server_socket_config(seed::DEFAULT_CHUNK_SIZE);
                     let ws = wsduplex_smol::accept(s, config).await.map_err(fail("accept"))?;
-                    let o = demo::serve(ws, seed::DEFAULT_CHUNK_SIZE, None).await.map_err(fail("serve"))?;
+                    let o = on_smol::serve(ws, seed::DEFAULT_CHUNK_SIZE, None).await.map_err(fail("serve"))?;
                     if !o.is_clean() {
                         return Err(format!("server: {o}"));
                     }
@@ -70,10 +69,9 @@ fn child(role: &str) -> Result<(), Failure> {
             })?;
         }
         "idle-async" => {
-            use wsduplex_smol::demo;
             let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
-            demo::block_on_all_cores(|ex| {
-                ex.spawn(demo::serve_forever(ex.clone(), listener, seed::DEFAULT_CHUNK_SIZE))
+            on_smol::block_on_all_cores(|ex| {
+                ex.spawn(on_smol::serve_forever(ex.clone(), listener, seed::DEFAULT_CHUNK_SIZE))
             });
         }
         "idle-tungstenite" => {

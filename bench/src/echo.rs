@@ -169,9 +169,9 @@ fn tungstenite_echo(listener: TcpListener, flush_each: bool) -> Result<(), Failu
 }
 
 fn wsduplex_blocking_echo(listener: TcpListener) -> Result<(), Failure> {
-    use wsduplex_std::{Config, Event};
+    use wsduplex_std::{Event, SocketConfig};
     let (s, _) = listener.accept().map_err(fail("accept"))?;
-    let ws = wsduplex_std::accept(s, Config::default()).map_err(fail("accept"))?;
+    let ws = wsduplex_std::accept(s, SocketConfig::default()).map_err(fail("accept"))?;
     while let Some(event) = ws.recv().map_err(fail("server recv"))? {
         match event {
             Event::Message(m) => ws.feed(m).map_err(fail("server feed"))?,
@@ -183,11 +183,11 @@ fn wsduplex_blocking_echo(listener: TcpListener) -> Result<(), Failure> {
 }
 
 fn wsduplex_async_echo(listener: TcpListener) -> Result<(), Failure> {
-    use wsduplex_smol::{Config, Event};
+    use wsduplex_smol::{Event, SocketConfig};
     let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
     runtime::block_on(async move {
         let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-        let ws = wsduplex_smol::accept(s, Config::default()).await.map_err(fail("accept"))?;
+        let ws = wsduplex_smol::accept(s, SocketConfig::default()).await.map_err(fail("accept"))?;
         while let Some(event) = ws.recv().await.map_err(fail("server recv"))? {
             match event {
                 Event::Message(m) => ws.feed(m).await.map_err(fail("server feed"))?,

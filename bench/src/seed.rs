@@ -8,7 +8,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
 use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-use wsduplex_core::seed::{self, ClientArgs, CloseMode};
+use wsduplex_demo::cli::ClientFlags;
+use wsduplex_demo::output::Output;
+use wsduplex_demo::{on_smol, on_std, seed};
 
 use crate::{Failure, fail, raw, runtime};
 
@@ -169,15 +171,9 @@ fn join<T>(h: thread::JoinHandle<Result<T, Failure>>) -> Result<T, Failure> {
     h.join().map_err(|_| Failure::from("a seed thread panicked"))?
 }
 
-fn client_args(addr: SocketAddr) -> ClientArgs {
-    ClientArgs {
-        url: format!("ws://{addr}/"),
-        messages: MESSAGES,
-        message_size: MESSAGE_SIZE,
-        close: CloseMode::Output,
-        echo: false,
-        json: true,
-    }
+/// The demo client's URL and flags for the seed against `addr`.
+fn client_args(addr: SocketAddr) -> (String, ClientFlags) {
+    (format!("ws://{addr}/"), ClientFlags { messages: MESSAGES, message_size: MESSAGE_SIZE, ..ClientFlags::default() })
 }
 
 fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
@@ -313,19 +309,20 @@ impl End {
         match self {
             End::Tungstenite => tungstenite_client(addr),
             End::WsduplexBlocking => {
-                let summary =
-                    wsduplex_std::demo::run_client(&client_args(addr), false, None).map_err(fail("client"))?;
+                let (url, flags) = client_args(addr);
+                let summary = on_std::run_client(&url, &flags, &Output::quiet(), None).map_err(fail("client"))?;
                 checked(summary)
             }
             End::WsduplexAsync if placement == Placement::Split => {
                 let ex = smol::Executor::new();
-                let args = client_args(addr);
-                let client = wsduplex_smol::demo::run_client(&ex, &args, false, None);
+                let (url, flags) = client_args(addr);
+                let quiet = Output::quiet();
+                let client = on_smol::run_client(&ex, &url, &flags, &quiet, None);
                 checked(smol::block_on(ex.run(client)).map_err(fail("client"))?)
             }
             End::WsduplexAsync => runtime::block_on(async move {
-                let args = client_args(addr);
-                let summary = wsduplex_smol::demo::run_client(runtime::executor(), &args, false, None)
+                let (url, flags) = client_args(addr);
+                let summary = on_smol::run_client(runtime::executor(), &url, &flags, &Output::quiet(), None)
                     .await
                     .map_err(fail("client"))?;
                 checked(summary)
@@ -348,7 +345,7 @@ pub fn run_pair(client: End, server: End, placement: Placement) -> Result<u64, F
     Ok(acked)
 }
 
-fn checked(summary: wsduplex_core::seed::Summary) -> Result<u64, Failure> {
+fn checked(summary: seed::Summary) -> Result<u64, Failure> {
     if !summary.passed() {
         return Err(format!("client: {}", summary.to_json()));
     }
@@ -399,10 +396,9 @@ fn tungstenite_client(addr: SocketAddr) -> Result<u64, Failure> {
 }
 
 fn wsduplex_blocking_server(listener: TcpListener) -> Result<(), Failure> {
-    use wsduplex_std::demo;
     let (s, _) = listener.accept().map_err(fail("accept"))?;
-    let ws = wsduplex_std::accept(s, demo::server_config(CHUNK)).map_err(fail("accept"))?;
-    let outcome = demo::serve(ws, CHUNK, None).map_err(fail("serve"))?;
+    let ws = wsduplex_std::accept(s, seed::server_socket_config(CHUNK)).map_err(fail("accept"))?;
+    let outcome = on_std::serve(ws, CHUNK, None).map_err(fail("serve"))?;
     if !outcome.is_clean() {
         return Err(format!("server: {outcome}"));
     }
@@ -410,10 +406,9 @@ fn wsduplex_blocking_server(listener: TcpListener) -> Result<(), Failure> {
 }
 
 async fn wsduplex_async_server(listener: async_net::TcpListener) -> Result<(), Failure> {
-    use wsduplex_smol::demo;
     let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-    let ws = wsduplex_smol::accept(s, demo::server_config(CHUNK)).await.map_err(fail("accept"))?;
-    let outcome = demo::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
+    let ws = wsduplex_smol::accept(s, seed::server_socket_config(CHUNK)).await.map_err(fail("accept"))?;
+    let outcome = on_smol::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
     if !outcome.is_clean() {
         return Err(format!("server: {outcome}"));
     }
@@ -426,9 +421,10 @@ fn wsduplex_async() -> Result<u64, Failure> {
         let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
         let server = runtime::executor().spawn(wsduplex_async_server(listener));
-        let args = client_args(addr);
-        let summary =
-            wsduplex_smol::demo::run_client(runtime::executor(), &args, false, None).await.map_err(fail("client"))?;
+        let (url, flags) = client_args(addr);
+        let summary = on_smol::run_client(runtime::executor(), &url, &flags, &Output::quiet(), None)
+            .await
+            .map_err(fail("client"))?;
         server.await?;
         checked(summary)
     })

@@ -4,17 +4,6 @@
 
 use crate::State;
 
-/// Any error the core reports.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The application misused the API; nothing was sent and the state did not change.
-    #[error(transparent)]
-    Local(#[from] LocalError),
-    /// The peer broke the protocol; the connection has failed (sticky).
-    #[error(transparent)]
-    Peer(#[from] PeerError),
-}
-
 /// Misuse by the local application. Returned by the offending call, which has no effect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LocalError {

@@ -4,20 +4,19 @@ mod accounting;
 mod close;
 mod config;
 mod connection;
+pub mod driver;
 mod error;
 mod frame;
 pub mod handshake;
 mod keys;
 mod message;
-pub mod seed;
-pub mod transport;
 mod utf8;
 
 pub use accounting::{Counters, Stats};
 pub use close::{CloseFrame, Outcome, State, Timer, is_valid_wire_code};
 pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
-pub use error::{Error, HandshakeError, LocalError, PeerError};
+pub use error::{HandshakeError, LocalError, PeerError};
 pub use frame::OpCode;
 pub use handshake::{Accept, ClientRequest, Request, Response, WsUrl};
 #[cfg(feature = "os-keys")]

@@ -3,10 +3,10 @@
 //! `wsduplex-std` with the same names and shape, differing only in how it waits.
 //!
 //! ```no_run
-//! use wsduplex_smol::{Config, Event, Message, connect};
+//! use wsduplex_smol::{SocketConfig, Event, Message, connect};
 //!
 //! smol::block_on(async {
-//!     let ws = connect("ws://127.0.0.1:9000/", Config::default()).await?;
+//!     let ws = connect("ws://127.0.0.1:9000/", SocketConfig::default()).await?;
 //!     let (tx, rx) = ws.split();
 //!     let reader = smol::spawn(async move {
 //!         // Replies keep arriving after our Close, until the server's own Close.
@@ -15,7 +15,7 @@
 //!                 print!("{t}");
 //!             }
 //!         }
-//!         Ok::<_, wsduplex_smol::Error>(rx.outcome())
+//!         Ok::<_, wsduplex_smol::SocketError>(rx.outcome())
 //!     });
 //!     for _ in 0..1024 {
 //!         tx.send_binary(vec![0u8; 128 << 10]).await?;
@@ -23,9 +23,9 @@
 //!     tx.close(1000, "").await?; // close-output: the reader still gets the final tally
 //!     let outcome = reader.await?;
 //!     assert!(outcome.is_some_and(|o| o.is_clean()));
-//!     Ok::<(), wsduplex_smol::Error>(())
+//!     Ok::<(), wsduplex_smol::SocketError>(())
 //! })?;
-//! # Ok::<(), wsduplex_smol::Error>(())
+//! # Ok::<(), wsduplex_smol::SocketError>(())
 //! ```
 //!
 //! **Tasks.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
@@ -56,16 +56,17 @@
 //! buffer per batch of requests, and all queued frames leave in one vectored write.
 //!
 //! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
-//! read; each write is bounded by [`Config::write_timeout`]; the core refuses to queue more
+//! read; each write is bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more
 //! than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
 
-pub mod demo;
 mod socket;
+mod stream;
 
-pub use socket::{AsyncStream, Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use stream::AsyncStream;
 pub use wsduplex_core::OsKeys;
-pub use wsduplex_core::transport::{Config, Error};
+pub use wsduplex_core::driver::{SocketConfig, SocketError};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes, seed,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes,
 };

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsduplex_smol::{Config, Event, HandshakeError, Outcome, accept_with, connect};
+use wsduplex_smol::{Event, HandshakeError, Outcome, SocketConfig, accept_with, connect};
 
 fn raw_client(addr: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -47,10 +47,10 @@ fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
     (h[0] & 0x0F, p)
 }
 
-type Served = (Result<Outcome, wsduplex_smol::Error>, Vec<Event>);
+type Served = (Result<Outcome, wsduplex_smol::SocketError>, Vec<Event>);
 
 /// Our async server for one connection, on its own thread and executor.
-fn our_server(config: Config) -> (String, thread::JoinHandle<Served>) {
+fn our_server(config: SocketConfig) -> (String, thread::JoinHandle<Served>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let h = thread::spawn(move || {
@@ -70,7 +70,9 @@ fn our_server(config: Config) -> (String, thread::JoinHandle<Served>) {
                         }
                         events.push(e);
                     }
-                    Ok(None) => return (ws.outcome().ok_or(wsduplex_smol::Error::Closed(Outcome::Abnormal)), events),
+                    Ok(None) => {
+                        return (ws.outcome().ok_or(wsduplex_smol::SocketError::Closed(Outcome::Abnormal)), events);
+                    }
                     Err(e) => return (Err(e), events),
                 }
             }
@@ -96,7 +98,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
         thread::sleep(Duration::from_secs(1));
     });
     let (outcome, took) = smol::block_on(async {
-        let mut config = Config::default();
+        let mut config = SocketConfig::default();
         config.core.eof_timeout = Duration::from_millis(300);
         let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
         let t0 = Instant::now();
@@ -109,7 +111,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
 
 #[test]
 fn a_peer_that_resets_mid_stream_and_mid_close() {
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr);
     peer.write_all(&frame(0x82, b"some data")).expect("frame");
     thread::sleep(Duration::from_millis(50));
@@ -128,12 +130,12 @@ fn a_peer_that_resets_mid_stream_and_mid_close() {
         reset(raw);
     });
     let (outcome, took) = smol::block_on(async {
-        let ws = connect(&format!("ws://{addr}/"), Config::default()).await.expect("connect");
+        let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
         let t0 = Instant::now();
         (ws.close_and_wait(1000, "").await, t0.elapsed())
     });
     assert!(took < Duration::from_secs(1));
-    assert!(matches!(outcome, Ok(Outcome::Abnormal) | Err(wsduplex_smol::Error::Io(_))), "{outcome:?}");
+    assert!(matches!(outcome, Ok(Outcome::Abnormal) | Err(wsduplex_smol::SocketError::Io(_))), "{outcome:?}");
     peer.join().expect("peer");
 }
 
@@ -148,7 +150,7 @@ fn a_peer_that_stops_reading_cannot_hold_us_past_the_write_timeout() {
         drop(ws);
     });
     smol::block_on(async {
-        let mut config = Config { write_timeout: Duration::from_millis(400), ..Config::default() };
+        let mut config = SocketConfig { write_timeout: Duration::from_millis(400), ..SocketConfig::default() };
         config.core.close_timeout = Duration::from_millis(400);
         let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
         let t0 = Instant::now();
@@ -159,7 +161,10 @@ fn a_peer_that_stops_reading_cannot_hold_us_past_the_write_timeout() {
             }
             assert!(t0.elapsed() < Duration::from_secs(3), "sends never waited");
         };
-        assert!(matches!(&err, wsduplex_smol::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err:?}");
+        assert!(
+            matches!(&err, wsduplex_smol::SocketError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut),
+            "{err:?}"
+        );
         assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
         let t1 = Instant::now();
         let close = ws.close_and_wait(1000, "").await;
@@ -172,7 +177,7 @@ fn a_peer_that_stops_reading_cannot_hold_us_past_the_write_timeout() {
 
 #[test]
 fn a_handshake_that_trickles_in_times_out() {
-    let mut config = Config::default();
+    let mut config = SocketConfig::default();
     config.core.handshake_timeout = Duration::from_millis(500);
     let (addr, server) = our_server(config);
     let trickle = thread::spawn(move || {
@@ -186,7 +191,7 @@ fn a_handshake_that_trickles_in_times_out() {
     });
     let t0 = Instant::now();
     let (outcome, _) = server.join().expect("server");
-    assert!(matches!(outcome, Err(wsduplex_smol::Error::Handshake(HandshakeError::TimedOut))), "{outcome:?}");
+    assert!(matches!(outcome, Err(wsduplex_smol::SocketError::Handshake(HandshakeError::TimedOut))), "{outcome:?}");
     assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
     trickle.join().expect("trickle");
 }
@@ -194,7 +199,7 @@ fn a_handshake_that_trickles_in_times_out() {
 #[test]
 fn garbage_enormous_lengths_and_data_after_close() {
     // Garbage: the first byte is enough to fail with 1002.
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr);
     peer.write_all(&[0xFF, 0xFF]).expect("garbage");
     assert_eq!(read_frame(&mut peer), (0x8, 1002u16.to_be_bytes().to_vec()));
@@ -202,7 +207,7 @@ fn garbage_enormous_lengths_and_data_after_close() {
     assert!(matches!(server.join().expect("server").0, Ok(Outcome::Failed(_))));
     // 2^63 - 1 bytes claimed: 1009; 2^63: the MSB must be 0, 1002 (RFC 6455 §5.2).
     for (len, code) in [((1u64 << 63) - 1, 1009u16), (1u64 << 63, 1002)] {
-        let (addr, server) = our_server(Config::default());
+        let (addr, server) = our_server(SocketConfig::default());
         let mut peer = raw_client(&addr);
         let mut header = vec![0x82, 0xFF];
         header.extend_from_slice(&len.to_be_bytes());
@@ -213,7 +218,7 @@ fn garbage_enormous_lengths_and_data_after_close() {
         assert!(matches!(server.join().expect("server").0, Ok(Outcome::Failed(e)) if e.close_code() == code));
     }
     // Data after the peer's own Close: discarded, the Close answered normally.
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr);
     let mut bytes = frame(0x88, &1000u16.to_be_bytes());
     bytes.extend(frame(0x82, b"late data"));
@@ -239,7 +244,7 @@ fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
     const LEN: u16 = 60_000;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
     let server = thread::spawn(move || {
         smol::block_on(async move {
             let listener = async_net::TcpListener::try_from(listener).expect("async listener");

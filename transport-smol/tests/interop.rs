@@ -1,37 +1,38 @@
 //! Interop over real loopback sockets: tungstenite (the field's reference implementation) and
 //! the blocking adapter against the async transport, the seed's concurrency case,
-//! cancellation, and one `async-server` serving 1 000 concurrent clients.
+//! and cancellation. (One `async-server` serving 1 000 concurrent clients: the demo crate's tests.)
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use async_net::TcpListener;
 use tungstenite::Message as TMessage;
-use wsduplex_smol::seed::{self, ClientArgs, SeedClient};
-use wsduplex_smol::{Config, Event, Message, Outcome, accept, connect, demo};
+use wsduplex_demo::cli::{ClientFlags, CloseMode};
+use wsduplex_demo::output::Output;
+use wsduplex_demo::seed;
+use wsduplex_demo::{on_smol, on_std};
+use wsduplex_smol::{Event, Message, Outcome, SocketConfig, accept, connect};
 
 const CHUNK: u64 = 4 << 20;
 
 /// Runs a future on a fresh executor with two threads.
 fn run<T: Send + 'static>(f: impl FnOnce(Arc<smol::Executor<'static>>) -> smol::Task<T>) -> T {
-    demo::block_on_all_cores(f)
+    on_smol::block_on_all_cores(f)
 }
 
 /// Our async demo server for one connection, on an ephemeral port.
 async fn our_server(
     ex: &smol::Executor<'static>,
     chunk: u64,
-) -> (String, smol::Task<Result<Outcome, wsduplex_smol::Error>>) {
+) -> (String, smol::Task<Result<Outcome, wsduplex_smol::SocketError>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let task = ex.spawn(async move {
         let (stream, _) = listener.accept().await?;
-        let ws = accept(stream, demo::server_config(chunk)).await?;
-        demo::serve(ws, chunk, None).await
+        let ws = accept(stream, seed::server_socket_config(chunk)).await?;
+        on_smol::serve(ws, chunk, None).await
     });
     (addr, task)
 }
@@ -100,9 +101,8 @@ fn async_client_runs_the_seed_against_tungstenite() {
     let summary = run(move |ex| {
         let inner = ex.clone();
         ex.spawn(async move {
-            let args = ClientArgs::parse(&["--url".into(), format!("ws://{addr}/"), "--messages".into(), "64".into()])
-                .expect("args");
-            demo::run_client(&inner, &args, false, None).await
+            let flags = ClientFlags { messages: 64, ..ClientFlags::default() };
+            on_smol::run_client(&inner, &format!("ws://{addr}/"), &flags, &Output::quiet(), None).await
         })
     })
     .expect("client");
@@ -115,16 +115,14 @@ fn async_and_blocking_transports_interoperate_both_ways() {
     // Blocking server, async client: seed and echo.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    thread::spawn(move || wsduplex_std::demo::serve_forever(listener, CHUNK));
+    thread::spawn(move || on_std::serve_forever(listener, CHUNK));
     for (path, echo) in [("/", false), ("/echo", true)] {
         let url = format!("ws://{addr}{path}");
         let summary = run(move |ex| {
             let inner = ex.clone();
             ex.spawn(async move {
-                let mut args =
-                    ClientArgs::parse(&["--url".into(), url, "--messages".into(), "100".into()]).expect("args");
-                args.echo = echo;
-                demo::run_client(&inner, &args, false, None).await
+                let flags = ClientFlags { messages: 100, echo, ..ClientFlags::default() };
+                on_smol::run_client(&inner, &url, &flags, &Output::quiet(), None).await
             })
         })
         .expect("async client");
@@ -138,17 +136,14 @@ fn async_and_blocking_transports_interoperate_both_ways() {
         smol::block_on(ex.run(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             tx.send(listener.local_addr().expect("addr").to_string()).expect("send address");
-            demo::serve_forever(ex.clone(), listener, CHUNK).await
+            on_smol::serve_forever(ex.clone(), listener, CHUNK).await
         }))
     });
     let addr = rx.recv().expect("server address");
     for (path, echo) in [("/", false), ("/echo", true)] {
-        let mut args =
-            ClientArgs::parse(&["--url".into(), format!("ws://{addr}{path}"), "--messages".into(), "100".into()])
-                .expect("args");
-        args.echo = echo;
-        args.close = seed::CloseMode::Wait;
-        let summary = wsduplex_std::demo::run_client(&args, false, None).expect("blocking client");
+        let flags = ClientFlags { messages: 100, echo, close: CloseMode::Wait, ..ClientFlags::default() };
+        let url = format!("ws://{addr}{path}");
+        let summary = on_std::run_client(&url, &flags, &Output::quiet(), None).expect("blocking client");
         assert!(summary.passed(), "{path}: {summary:?}");
     }
 }
@@ -161,7 +156,7 @@ fn close_from_the_sending_task_while_the_receiving_task_awaits() {
         let inner = ex.clone();
         ex.spawn(async move {
             let (addr, server) = our_server(&inner, 1 << 20).await;
-            let ws = connect(&format!("ws://{addr}/"), Config::default()).await.expect("connect");
+            let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
             let (tx, rx) = ws.split();
             let reader = inner.spawn(async move {
                 let mut texts = Vec::new();
@@ -194,7 +189,7 @@ fn the_receiver_is_a_stream_of_events() {
         ex.spawn(async move {
             use futures_lite::StreamExt;
             let (addr, server) = our_server(&inner, 1 << 20).await;
-            let ws = connect(&format!("ws://{addr}/"), Config::default()).await.expect("connect");
+            let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
             let (tx, rx) = ws.split();
             tx.send_binary(vec![1u8; 1_200_000]).await.expect("send");
             tx.close(1000, "").await.expect("close");
@@ -217,10 +212,10 @@ fn cancelled_futures_lose_no_data() {
     // An echo server on the blocking transport.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let echo_addr = listener.local_addr().expect("addr").to_string();
-    thread::spawn(move || wsduplex_std::demo::serve_forever(listener, CHUNK));
+    thread::spawn(move || on_std::serve_forever(listener, CHUNK));
     let (received, outcome) = run(move |ex| {
         ex.spawn(async move {
-            let ws = connect(&format!("ws://{echo_addr}/echo"), Config::default()).await.expect("connect");
+            let ws = connect(&format!("ws://{echo_addr}/echo"), SocketConfig::default()).await.expect("connect");
             let mut received = Vec::new();
             for i in 0..200u64 {
                 let msg = seed::stamped(&seed::payload(0, 300_000), i);
@@ -286,7 +281,7 @@ fn a_peer_that_never_answers_close_cannot_hang_us() {
     });
     let (outcome, took) = run(move |ex| {
         ex.spawn(async move {
-            let mut config = Config::default();
+            let mut config = SocketConfig::default();
             config.core.close_timeout = Duration::from_millis(300);
             let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
             let t0 = Instant::now();
@@ -297,88 +292,6 @@ fn a_peer_that_never_answers_close_cannot_hang_us() {
     assert_eq!(outcome, Outcome::TimedOut(wsduplex_smol::Timer::Close));
     assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(800), "{took:?}");
     silent.join().expect("silent peer");
-}
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One `async-server` process, 1 000 clients connected at once, each streaming 64 x 16 KiB
-/// with a 256 KiB chunk: every client is acknowledged exactly and closes cleanly.
-#[test]
-fn one_async_server_serves_a_thousand_concurrent_clients() {
-    const CLIENTS: usize = 1000;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_async-server"))
-        .args(["--listen", "127.0.0.1:0", "--chunk-size", "262144"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start async-server");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("listening line");
-    let server = Server(child);
-    let addr = line.split("ws://").nth(1).and_then(|s| s.split('/').next()).expect("address").to_owned();
-    assert!(TcpStream::connect(&addr).is_ok());
-    let t0 = Instant::now();
-    let results = run(move |ex| {
-        let inner = ex.clone();
-        ex.spawn(async move {
-            let barrier = Arc::new(async_lock::Barrier::new(CLIENTS));
-            let connecting = Arc::new(async_lock::Semaphore::new(100));
-            let tasks: Vec<_> = (0..CLIENTS)
-                .map(|_| {
-                    let (barrier, connecting, addr, ex2) =
-                        (barrier.clone(), connecting.clone(), addr.clone(), inner.clone());
-                    inner.spawn(async move {
-                        let ws = {
-                            let _permit = connecting.acquire().await;
-                            connect(&format!("ws://{addr}/"), Config::default()).await?
-                        };
-                        barrier.wait().await; // all 1 000 are connected now
-                        let (tx, rx) = ws.split();
-                        let mut book = SeedClient::new(false, 16 << 10);
-                        let payload = book.message(0);
-                        let reader = ex2.spawn(async move {
-                            while let Some(e) = rx.recv().await? {
-                                book.on_event(&e);
-                            }
-                            Ok::<_, wsduplex_smol::Error>(book)
-                        });
-                        for _ in 0..64 {
-                            tx.send_binary(payload.clone()).await?;
-                        }
-                        tx.close(1000, "").await?;
-                        let book = reader.await?;
-                        Ok::<_, wsduplex_smol::Error>(book.summary(
-                            tx.stats(),
-                            tx.outcome().as_ref(),
-                            Duration::ZERO,
-                            None,
-                        ))
-                    })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await);
-            }
-            out
-        })
-    });
-    let elapsed = t0.elapsed();
-    drop(server);
-    let mut failures = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        match r {
-            Ok(s) if s.passed() && s.acks == 5 && s.bytes_acked == 64 * (16 << 10) => {}
-            other => failures.push(format!("client {i}: {other:?}")),
-        }
-    }
-    assert!(failures.is_empty(), "{} of {CLIENTS} failed, first: {:?}", failures.len(), failures.first());
-    eprintln!("1000 concurrent clients x 1 MiB, all acked exactly and closed clean, in {elapsed:?}");
 }
 
 /// `feed` queues replies; `recv` writes them when it has handed out every event already
@@ -411,7 +324,7 @@ fn fed_replies_go_out_when_the_batch_is_handed_out() {
                 while ws.read().is_ok() {}
             }));
             let (stream, _) = listener.accept().await.expect("accept");
-            let ws = accept(stream, Config::default()).await.expect("handshake");
+            let ws = accept(stream, SocketConfig::default()).await.expect("handshake");
             while let Some(event) = ws.recv().await.expect("recv") {
                 match event {
                     Event::Message(m) => ws.feed(m).await.expect("feed"),
@@ -472,10 +385,11 @@ fn a_stream_of_any_other_type_works_through_the_lock() {
             let addr = listener.local_addr().expect("addr");
             let server = inner.spawn(async move {
                 let (stream, _) = listener.accept().await?;
-                let ws =
-                    wsduplex_smol::accept_with(Wrapped(stream), demo::server_config(CHUNK), |_| Ok(Default::default()))
-                        .await?;
-                demo::serve(ws, CHUNK, None).await
+                let ws = wsduplex_smol::accept_with(Wrapped(stream), seed::server_socket_config(CHUNK), |_| {
+                    Ok(Default::default())
+                })
+                .await?;
+                on_smol::serve(ws, CHUNK, None).await
             });
             let client = thread::spawn(move || {
                 let (mut ws, _) = tungstenite::connect(format!("ws://{addr}/")).expect("connect");
@@ -507,7 +421,7 @@ fn a_stream_of_any_other_type_works_through_the_lock() {
 fn heavy_two_way_traffic_with_pings_never_stalls() {
     const N: usize = 192;
     const SIZE: usize = 256 << 10;
-    let mut config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let mut config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
     config.core.max_send_frame_size = 16 << 10;
     let t0 = Instant::now();
     let ((client_bytes, client_outcome), (server_bytes, server_outcome)) = run(move |ex| {

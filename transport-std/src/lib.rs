@@ -3,9 +3,9 @@
 //! and waking the other half.
 //!
 //! ```no_run
-//! use wsduplex_std::{Config, Event, Message, connect};
+//! use wsduplex_std::{SocketConfig, Event, Message, connect};
 //!
-//! let ws = connect("ws://127.0.0.1:9000/", Config::default())?;
+//! let ws = connect("ws://127.0.0.1:9000/", SocketConfig::default())?;
 //! let (tx, rx) = ws.split();
 //! let reader = std::thread::spawn(move || {
 //!     // Replies keep arriving after our Close, until the server's own Close.
@@ -14,7 +14,7 @@
 //!             print!("{t}");
 //!         }
 //!     }
-//!     Ok::<_, wsduplex_std::Error>(rx.outcome())
+//!     Ok::<_, wsduplex_std::SocketError>(rx.outcome())
 //! });
 //! for _ in 0..1024 {
 //!     tx.send_binary(vec![0u8; 128 << 10])?;
@@ -22,7 +22,7 @@
 //! tx.close(1000, "")?; // close-output: the reader still gets the final tally
 //! let outcome = reader.join().expect("reader thread")?;
 //! assert!(outcome.is_some_and(|o| o.is_clean()));
-//! # Ok::<(), wsduplex_std::Error>(())
+//! # Ok::<(), wsduplex_std::SocketError>(())
 //! ```
 //!
 //! **Threads.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
@@ -51,18 +51,17 @@
 //!
 //! **Bounds.** Reads wake at the core's next deadline (and at least every 100 ms), so close
 //! timeouts, reply deadlines and the EOF wait fire while a thread is blocked in a read. Writes
-//! are bounded by [`Config::write_timeout`]; the core refuses to queue more than
+//! are bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more than
 //! `send_buffer_limit` bytes, and a send flushes before it returns.
 
-pub mod demo;
 mod socket;
 mod stream;
 
 pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
 pub use stream::Stream;
 pub use wsduplex_core::OsKeys;
-pub use wsduplex_core::transport::{Config, Error};
+pub use wsduplex_core::driver::{SocketConfig, SocketError};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes, seed,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes,
 };

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsduplex_std::{Config, Event, HandshakeError, Outcome, accept_with, connect};
+use wsduplex_std::{Event, HandshakeError, Outcome, SocketConfig, accept_with, connect};
 
 /// A raw TCP peer: completes the client handshake for us, then hands over the socket.
 fn raw_client(addr: &str, path: &str) -> TcpStream {
@@ -52,10 +52,10 @@ fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
 }
 
 /// How our server's connection ended, and what it received.
-type Served = (Result<Outcome, wsduplex_std::Error>, Vec<Event>);
+type Served = (Result<Outcome, wsduplex_std::SocketError>, Vec<Event>);
 
 /// Our server for one connection with `config`; returns the address and how it ended.
-fn our_server(config: Config) -> (String, thread::JoinHandle<Served>) {
+fn our_server(config: SocketConfig) -> (String, thread::JoinHandle<Served>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let h = thread::spawn(move || {
@@ -73,7 +73,7 @@ fn our_server(config: Config) -> (String, thread::JoinHandle<Served>) {
                     }
                     events.push(e);
                 }
-                Ok(None) => return (ws.outcome().ok_or(wsduplex_std::Error::Closed(Outcome::Abnormal)), events),
+                Ok(None) => return (ws.outcome().ok_or(wsduplex_std::SocketError::Closed(Outcome::Abnormal)), events),
                 Err(e) => return (Err(e), events),
             }
         }
@@ -99,7 +99,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
         let _ = ws.flush(); // tungstenite's Close reply goes out; the socket stays open
         thread::sleep(Duration::from_secs(1));
     });
-    let mut config = Config::default();
+    let mut config = SocketConfig::default();
     config.core.eof_timeout = Duration::from_millis(300);
     let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let t0 = Instant::now();
@@ -113,7 +113,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
 #[test]
 fn a_peer_that_resets_mid_stream_and_mid_close() {
     // Mid-stream: the receiving side ends with 1006 (abnormal), the sender with an I/O error.
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr, "/");
     peer.write_all(&frame(0x82, b"some data")).expect("frame");
     thread::sleep(Duration::from_millis(50));
@@ -132,11 +132,11 @@ fn a_peer_that_resets_mid_stream_and_mid_close() {
         let _ = raw.read(&mut b); // our Close
         reset(raw);
     });
-    let ws = connect(&format!("ws://{addr}/"), Config::default()).expect("connect");
+    let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).expect("connect");
     let t0 = Instant::now();
     let outcome = ws.close_and_wait(1000, "");
     assert!(t0.elapsed() < Duration::from_secs(1));
-    assert!(matches!(outcome, Ok(Outcome::Abnormal) | Err(wsduplex_std::Error::Io(_))), "{outcome:?}");
+    assert!(matches!(outcome, Ok(Outcome::Abnormal) | Err(wsduplex_std::SocketError::Io(_))), "{outcome:?}");
     peer.join().expect("peer");
 }
 
@@ -150,7 +150,7 @@ fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
         thread::sleep(Duration::from_secs(2)); // never reads
         drop(ws);
     });
-    let mut config = Config { write_timeout: Duration::from_millis(400), ..Config::default() };
+    let mut config = SocketConfig { write_timeout: Duration::from_millis(400), ..SocketConfig::default() };
     config.core.close_timeout = Duration::from_millis(400);
     let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let t0 = Instant::now();
@@ -161,7 +161,7 @@ fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
         }
         assert!(t0.elapsed() < Duration::from_secs(3), "sends never blocked");
     };
-    assert!(matches!(&err, wsduplex_std::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err:?}");
+    assert!(matches!(&err, wsduplex_std::SocketError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err:?}");
     // The buffer is bounded: the send blocked instead of queueing without end.
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     let t1 = Instant::now();
@@ -174,7 +174,7 @@ fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
 
 #[test]
 fn a_handshake_that_trickles_in_times_out() {
-    let mut config = Config::default();
+    let mut config = SocketConfig::default();
     config.core.handshake_timeout = Duration::from_millis(500);
     let (addr, server) = our_server(config);
     let trickle = thread::spawn(move || {
@@ -188,14 +188,14 @@ fn a_handshake_that_trickles_in_times_out() {
     });
     let t0 = Instant::now();
     let (outcome, _) = server.join().expect("server");
-    assert!(matches!(outcome, Err(wsduplex_std::Error::Handshake(HandshakeError::TimedOut))), "{outcome:?}");
+    assert!(matches!(outcome, Err(wsduplex_std::SocketError::Handshake(HandshakeError::TimedOut))), "{outcome:?}");
     assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
     trickle.join().expect("trickle");
 }
 
 #[test]
 fn garbage_after_the_handshake_is_1002() {
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr, "/");
     // 0xFF: reserved bits and opcode. The header is never completed (0xFF announces a 64-bit
     // length): the first byte is enough to fail.
@@ -211,7 +211,7 @@ fn frames_claiming_enormous_lengths() {
     // 2^63 - 1: a legal length, far over the limit: 1009 at the header, nothing allocated.
     // 2^63: the most significant bit must be 0 (RFC 6455 §5.2): a protocol error, 1002.
     for (len, code) in [((1u64 << 63) - 1, 1009u16), (1u64 << 63, 1002)] {
-        let (addr, server) = our_server(Config::default());
+        let (addr, server) = our_server(SocketConfig::default());
         let mut peer = raw_client(&addr, "/");
         let mut header = vec![0x82, 0xFF];
         header.extend_from_slice(&len.to_be_bytes());
@@ -228,7 +228,7 @@ fn frames_claiming_enormous_lengths() {
 fn data_after_the_peers_own_close_is_discarded() {
     // RFC 6455 §5.5.1 forbids it; we never deliver it and answer the Close normally (Autobahn
     // 7.1.x expects exactly this).
-    let (addr, server) = our_server(Config::default());
+    let (addr, server) = our_server(SocketConfig::default());
     let mut peer = raw_client(&addr, "/");
     let mut bytes = frame(0x88, &1000u16.to_be_bytes());
     bytes.extend(frame(0x82, b"late data"));
@@ -252,7 +252,7 @@ fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
     const OURS: usize = 512; // x 32 KiB from us
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         let ws = accept_with(stream, config, |_| Ok(Default::default())).expect("accept");

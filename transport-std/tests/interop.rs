@@ -9,20 +9,22 @@ use std::time::{Duration, Instant};
 use tungstenite::Message as TMessage;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
-use wsduplex_std::seed::{self, ClientArgs};
-use wsduplex_std::{Config, Event, Message, Outcome, State, accept_with, connect, demo};
+use wsduplex_demo::cli::ClientFlags;
+use wsduplex_demo::output::Output;
+use wsduplex_demo::{on_std, seed};
+use wsduplex_std::{Event, Message, Outcome, SocketConfig, State, accept_with, connect};
 
 const CHUNK: u64 = 4 << 20;
 
 /// Our demo server on an ephemeral loopback port; returns its address and the join handle of
 /// the one connection it serves.
-fn our_server(chunk: u64) -> (String, thread::JoinHandle<Result<Outcome, wsduplex_std::Error>>) {
+fn our_server(chunk: u64) -> (String, thread::JoinHandle<Result<Outcome, wsduplex_std::SocketError>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let h = thread::spawn(move || {
         let (stream, _) = listener.accept()?;
-        let ws = accept_with(stream, demo::server_config(chunk), |_| Ok(Default::default()))?;
-        demo::serve(ws, chunk, None)
+        let ws = accept_with(stream, seed::server_socket_config(chunk), |_| Ok(Default::default()))?;
+        on_std::serve(ws, chunk, None)
     });
     (addr, h)
 }
@@ -100,9 +102,8 @@ fn tungstenite_seed_server() -> (String, thread::JoinHandle<u64>) {
 #[test]
 fn our_client_runs_the_seed_against_tungstenite() {
     let (addr, server) = tungstenite_seed_server();
-    let args =
-        ClientArgs::parse(&["--url".into(), format!("ws://{addr}/"), "--messages".into(), "64".into()]).expect("args");
-    let summary = demo::run_client(&args, false, None).expect("client");
+    let flags = ClientFlags { messages: 64, ..ClientFlags::default() };
+    let summary = on_std::run_client(&format!("ws://{addr}/"), &flags, &Output::quiet(), None).expect("client");
     assert_eq!(summary.bytes_sent, 64 * (128 << 10));
     assert_eq!(summary.bytes_acked, summary.bytes_sent);
     assert_eq!(summary.acks, 2);
@@ -113,7 +114,7 @@ fn our_client_runs_the_seed_against_tungstenite() {
 #[test]
 fn echo_with_fragmented_and_large_messages_against_tungstenite_server() {
     let (addr, server) = tungstenite_seed_server();
-    let mut config = Config::default();
+    let mut config = SocketConfig::default();
     config.core.max_frame_size = 64 << 20;
     let ws = connect(&format!("ws://{addr}/echo"), config).expect("connect");
     let big = seed::payload(3, 20 << 20);
@@ -158,7 +159,7 @@ fn echo_with_fragmented_and_large_messages_from_tungstenite_client() {
 #[test]
 fn close_from_the_sending_half_while_the_receiving_half_is_blocked() {
     let (addr, server) = our_server(1 << 20);
-    let ws = connect(&format!("ws://{addr}/"), Config::default()).expect("connect");
+    let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).expect("connect");
     let (tx, rx) = ws.split();
     let reader = thread::spawn(move || {
         let mut texts = Vec::new();
@@ -201,7 +202,7 @@ fn a_peer_that_never_answers_close_cannot_hang_us() {
             }
         }
     });
-    let mut config = Config::default();
+    let mut config = SocketConfig::default();
     config.core.close_timeout = Duration::from_millis(300);
     let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let (tx, rx) = ws.split();
@@ -223,25 +224,24 @@ fn clear_errors_for_refused_and_rejected_connections() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     drop(listener);
-    match connect(&format!("ws://{addr}/"), Config::default()) {
-        Err(wsduplex_std::Error::Io(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused),
+    match connect(&format!("ws://{addr}/"), SocketConfig::default()) {
+        Err(wsduplex_std::SocketError::Io(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused),
         other => panic!("{:?}", other.map(|_| ())),
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let server =
-        thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            accept_with(stream, Config::default(), |req| {
-                if req.path == "/private" { Err(403) } else { Ok(Default::default()) }
-            })
-            .map(|_| ())
-        });
-    match connect(&format!("ws://{addr}/private"), Config::default()) {
-        Err(wsduplex_std::Error::Handshake(wsduplex_std::HandshakeError::Rejected(403))) => {}
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        accept_with(stream, SocketConfig::default(), |req| {
+            if req.path == "/private" { Err(403) } else { Ok(Default::default()) }
+        })
+        .map(|_| ())
+    });
+    match connect(&format!("ws://{addr}/private"), SocketConfig::default()) {
+        Err(wsduplex_std::SocketError::Handshake(wsduplex_std::HandshakeError::Rejected(403))) => {}
         other => panic!("{:?}", other.map(|_| ())),
     }
-    assert!(matches!(server.join().expect("server"), Err(wsduplex_std::Error::Handshake(_))));
+    assert!(matches!(server.join().expect("server"), Err(wsduplex_std::SocketError::Handshake(_))));
 }
 
 /// Stress of the split halves under full-duplex load: both ends stream 48 MiB at each other
@@ -253,7 +253,7 @@ fn clear_errors_for_refused_and_rejected_connections() {
 fn heavy_two_way_traffic_with_pings_never_stalls() {
     const N: usize = 192;
     const SIZE: usize = 256 << 10;
-    let mut config = Config { write_timeout: Duration::from_secs(5), ..Config::default() };
+    let mut config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
     config.core.max_send_frame_size = 16 << 10;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
@@ -299,9 +299,9 @@ fn heavy_two_way_traffic_with_pings_never_stalls() {
 fn fed_replies_go_out_when_the_batch_is_handed_out() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = thread::spawn(move || -> Result<Outcome, wsduplex_std::Error> {
+    let server = thread::spawn(move || -> Result<Outcome, wsduplex_std::SocketError> {
         let (stream, _) = listener.accept()?;
-        let ws = wsduplex_std::accept(stream, Config::default())?;
+        let ws = wsduplex_std::accept(stream, SocketConfig::default())?;
         while let Some(event) = ws.recv()? {
             match event {
                 Event::Message(m) => ws.feed(m)?,

@@ -1,14 +1,14 @@
 //! Autobahn|Testsuite client (fuzzingserver mode): asks for the case count, runs every case
 //! as an echo client, then asks the server to write its reports. URL from `AUTOBAHN_URL`.
 
-use wsduplex_std::seed::{Reaction, SeedServer};
-use wsduplex_std::{Error, Event, connect, demo};
+use wsduplex_demo::seed::{self, Reaction, SeedServer};
+use wsduplex_std::{Event, SocketError, connect};
 
 const AGENT: &str = "wsduplex-std";
 
 /// Echoes until the connection is released, with the seed server's streaming echo reactions.
-fn echo(url: &str) -> Result<Option<String>, Error> {
-    let mut config = demo::server_config(u64::MAX);
+fn echo(url: &str) -> Result<Option<String>, SocketError> {
+    let mut config = seed::server_socket_config(u64::MAX);
     config.core.chunk_size = None;
     config.core.delivery = wsduplex_std::Delivery::Messages;
     let ws = connect(url, config)?;
@@ -33,11 +33,11 @@ fn echo(url: &str) -> Result<Option<String>, Error> {
     Ok(text)
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), SocketError> {
     let base = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
-    let count: u32 = echo(&format!("{base}/getCaseCount"))?
-        .and_then(|t| t.trim().parse().ok())
-        .ok_or(Error::Local(wsduplex_std::LocalError::InvalidUrl("no case count from the fuzzing server".into())))?;
+    let count: u32 = echo(&format!("{base}/getCaseCount"))?.and_then(|t| t.trim().parse().ok()).ok_or(
+        SocketError::Local(wsduplex_std::LocalError::InvalidUrl("no case count from the fuzzing server".into())),
+    )?;
     eprintln!("autobahn-client: {count} cases");
     for case in 1..=count {
         if let Err(e) = echo(&format!("{base}/runCase?case={case}&agent={AGENT}")) {

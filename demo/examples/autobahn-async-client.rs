@@ -2,14 +2,14 @@
 //! count, runs every case as an echo client, then asks the server to write its reports.
 //! URL from `AUTOBAHN_URL`.
 
-use wsduplex_smol::seed::{Reaction, SeedServer};
-use wsduplex_smol::{Error, Event, LocalError, Message, connect, demo};
+use wsduplex_demo::seed::{self, Reaction, SeedServer};
+use wsduplex_smol::{Event, LocalError, Message, SocketError, connect};
 
 const AGENT: &str = "wsduplex-smol";
 
 /// Echoes until the connection is released, with the seed server's echo reactions.
-async fn echo(url: &str) -> Result<Option<String>, Error> {
-    let mut config = demo::server_config(u64::MAX);
+async fn echo(url: &str) -> Result<Option<String>, SocketError> {
+    let mut config = seed::server_socket_config(u64::MAX);
     config.core.chunk_size = None;
     config.core.delivery = wsduplex_smol::Delivery::Messages;
     let ws = connect(url, config).await?;
@@ -34,13 +34,13 @@ async fn echo(url: &str) -> Result<Option<String>, Error> {
     Ok(text)
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), SocketError> {
     smol::block_on(async {
         let base = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
         let count: u32 = echo(&format!("{base}/getCaseCount"))
             .await?
             .and_then(|t| t.trim().parse().ok())
-            .ok_or(Error::Local(LocalError::InvalidUrl("no case count from the fuzzing server".into())))?;
+            .ok_or(SocketError::Local(LocalError::InvalidUrl("no case count from the fuzzing server".into())))?;
         eprintln!("autobahn-client: {count} cases");
         for case in 1..=count {
             if let Err(e) = echo(&format!("{base}/runCase?case={case}&agent={AGENT}")).await {

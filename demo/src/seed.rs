@@ -1,6 +1,7 @@
-//! The seed application (DESIGN.md, "Demo binaries"), sans-IO: the command lines, the ack
-//! protocol, the server's reactions to events and the client's summary. Every transport's demo
-//! binaries and the tests use this one copy, so the contract other tools drive stays exact.
+//! The seed application (DESIGN.md, "Demo binaries"), sans-IO: the ack protocol, the server's
+//! reactions to events, the client's bookkeeping and summary, the demo's close timeline. Every
+//! transport's runner ([`crate::on_std`], [`crate::on_smol`]) and the tests use this one copy,
+//! so the contract other tools drive stays exact.
 //!
 //! Protocol: the client streams binary messages; for every `chunk_size` bytes received the
 //! server sends the text `Server got <chunk> bytes\n`; on the client's Close it sends
@@ -8,31 +9,54 @@
 //! path `/echo` the server instead echoes every message and sends no acks.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::{Chunk, CloseFrame, Event, Message, Outcome, State, Stats};
+use crate::cli::ClientFlags;
+
+use serde::Serialize;
+use wsduplex_core::driver::{SocketConfig, SocketError};
+use wsduplex_core::{Chunk, CloseFrame, Config, DataKind, Delivery, Event, Message, Outcome, State, Stats};
 
 /// The default chunk size of the seed server (4 MiB).
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
 
 /// The demo servers' core configuration: streaming delivery (bounded memory whatever the
 /// message size; the echo path switches to whole messages), acks every `chunk_size` bytes.
-pub fn server_config(chunk_size: u64) -> crate::Config {
-    crate::Config {
-        delivery: crate::Delivery::Chunks,
+pub fn server_config(chunk_size: u64) -> Config {
+    Config {
+        delivery: Delivery::Chunks,
         chunk_size: Some(chunk_size),
         max_frame_size: u64::MAX >> 1,
         max_message_size: u64::MAX,
-        ..crate::Config::default()
+        ..Config::default()
     }
 }
 
+/// The demo servers' socket configuration: [`server_config`] and the transports' defaults.
+pub fn server_socket_config(chunk_size: u64) -> SocketConfig {
+    SocketConfig { core: server_config(chunk_size), ..SocketConfig::default() }
+}
+
+/// How a served connection ended, on stderr when it was not clean.
+pub fn report_connection(peer: &str, result: Result<Outcome, SocketError>) {
+    match result {
+        Ok(o) if o.is_clean() => {}
+        Ok(o) => eprintln!("{peer}: {o}"),
+        Err(e) => eprintln!("{peer}: {e}"),
+    }
+}
+
+/// The timeline's line for the client starting its close.
+pub fn closing(flags: &ClientFlags) -> String {
+    format!("client: {} messages sent; close-{:?}", flags.messages, flags.close).to_lowercase()
+}
+
 /// The demo clients' core configuration: whole messages, large enough for `message_size`.
-pub fn client_config(message_size: usize) -> crate::Config {
-    let d = crate::Config::default();
-    crate::Config {
+pub fn client_config(message_size: usize) -> Config {
+    let d = Config::default();
+    Config {
         max_message_size: d.max_message_size.max(message_size as u64),
         max_frame_size: d.max_frame_size.max(message_size as u64),
         ..d
@@ -99,8 +123,8 @@ impl SeedServer {
     /// How this connection wants its messages: the acking server streams chunks (bounded
     /// memory whatever the message size); the echo takes whole messages, because a streaming
     /// echo would write back while a single-threaded peer is still writing, and both would wait.
-    pub fn delivery(&self) -> crate::Delivery {
-        if self.echo { crate::Delivery::Messages } else { crate::Delivery::Chunks }
+    pub fn delivery(&self) -> Delivery {
+        if self.echo { Delivery::Messages } else { Delivery::Chunks }
     }
 
     /// The reactions to `event`, in order.
@@ -155,7 +179,7 @@ impl SeedClient {
                 }
             },
             (m, true) => {
-                if m.kind() != crate::DataKind::Binary || m.clone().into_payload() != stamped(&self.base, self.acks) {
+                if m.kind() != DataKind::Binary || m.clone().into_payload() != stamped(&self.base, self.acks) {
                     self.problem.get_or_insert(format!("echo {} differs from what was sent", self.acks));
                 }
                 self.acked += m.len() as u64;
@@ -191,31 +215,6 @@ impl SeedClient {
     }
 }
 
-/// The client's progress bar (for a terminal): a line to redraw whenever the percentage moves.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    total: u64,
-    last: Option<u64>,
-}
-
-impl Progress {
-    /// Progress over `total` messages.
-    pub fn new(total: u64) -> Self {
-        Progress { total: total.max(1), last: None }
-    }
-
-    /// The bar after `done` messages, if it changed (starts with `\r`, no newline).
-    pub fn update(&mut self, done: u64) -> Option<String> {
-        let pct = done.min(self.total) * 100 / self.total;
-        if self.last == Some(pct) {
-            return None;
-        }
-        self.last = Some(pct);
-        let bar: String = (0..40).map(|i| if i * 100 < pct * 40 { '#' } else { '.' }).collect();
-        Some(format!("\r[{bar}] {pct:3}% ({done}/{})", self.total))
-    }
-}
-
 /// What happened when, for the demos' close timeline. The caller measures the times.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline(Arc<Mutex<Vec<(Duration, String)>>>);
@@ -226,16 +225,27 @@ impl Timeline {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).push((at, what.into()));
     }
 
+    /// Records `line`, if any, on `timeline`, if any (a timeline and the run's start).
+    pub fn log_to(timeline: Option<(&Timeline, Instant)>, line: Option<String>) {
+        if let (Some((t, start)), Some(line)) = (timeline, line) {
+            t.log(start.elapsed(), line);
+        }
+    }
+
     /// The demo's closing report: the timeline, the summary, the server's outcome, and the
     /// verdict with the exit status.
-    pub fn demo_report(&self, client: &Summary, server: &str) -> (String, u8) {
+    pub fn demo_report(&self, client: &Summary, server: &str, echo: bool) -> (String, u8) {
         let mut out = String::from("\nclose timeline:\n");
         for (t, what) in self.entries() {
             out += &format!("  {:>9.3} ms  {what}\n", t.as_secs_f64() * 1e3);
         }
         out += &format!("\nsummary: {}\nserver: {server}\n", client.to_json());
         if client.passed() && server == "clean" {
-            out += "OK: every byte acknowledged, the final tally arrived after our Close, both sides closed cleanly.";
+            out += if echo {
+                "OK: every message echoed intact and in order, both sides closed cleanly."
+            } else {
+                "OK: every byte acknowledged, the final tally arrived after our Close, both sides closed cleanly."
+            };
             (out, 0)
         } else {
             out += "FAILED";
@@ -287,109 +297,16 @@ impl Timeline {
     }
 }
 
-/// `*-server` arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerArgs {
-    /// `--listen ADDR`.
-    pub listen: String,
-    /// `--chunk-size N` (default 4 MiB).
-    pub chunk_size: u64,
-}
-
-/// How the client closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseMode {
-    /// Close-output, keep reading until the server's Close.
-    Output,
-    /// Close and wait for the handshake to finish on the sending side.
-    Wait,
-}
-
-/// `*-client` arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientArgs {
-    /// `--url ws://HOST:PORT/PATH`.
-    pub url: String,
-    /// `--messages N` (default 1024).
-    pub messages: u64,
-    /// `--message-size S` (default 131072).
-    pub message_size: usize,
-    /// `--close output|wait` (default output).
-    pub close: CloseMode,
-    /// `--echo`.
-    pub echo: bool,
-    /// `--json`.
-    pub json: bool,
-}
-
-fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String, String> {
-    it.next().ok_or_else(|| format!("{flag} needs a value"))
-}
-
-fn number<T: std::str::FromStr>(s: &str, flag: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("{flag}: not a number: {s:?}"))
-}
-
-impl ServerArgs {
-    /// Parses the arguments after the program name.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let (mut listen, mut chunk_size) = (None, DEFAULT_CHUNK_SIZE);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--listen" => listen = Some(value(&mut it, a)?.clone()),
-                "--chunk-size" => chunk_size = number(value(&mut it, a)?, a)?,
-                other => return Err(format!("unknown argument {other:?}")),
-            }
-        }
-        if chunk_size == 0 {
-            return Err("--chunk-size must be at least 1".into());
-        }
-        Ok(ServerArgs { listen: listen.ok_or("--listen ADDR is required")?, chunk_size })
-    }
-
-    /// Usage line.
-    pub const USAGE: &'static str = "--listen 127.0.0.1:PORT [--chunk-size 4194304]";
-}
-
-impl ClientArgs {
-    /// Parses the arguments after the program name.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let mut c = ClientArgs {
-            url: String::new(),
-            messages: 1024,
-            message_size: 131072,
-            close: CloseMode::Output,
-            echo: false,
-            json: false,
-        };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--url" => c.url = value(&mut it, a)?.clone(),
-                "--messages" => c.messages = number(value(&mut it, a)?, a)?,
-                "--message-size" => c.message_size = number(value(&mut it, a)?, a)?,
-                "--close" => {
-                    c.close = match value(&mut it, a)?.as_str() {
-                        "output" => CloseMode::Output,
-                        "wait" => CloseMode::Wait,
-                        other => return Err(format!("--close: expected output or wait, got {other:?}")),
-                    }
-                }
-                "--echo" => c.echo = true,
-                "--json" => c.json = true,
-                other => return Err(format!("unknown argument {other:?}")),
-            }
-        }
-        if c.url.is_empty() {
-            return Err("--url ws://HOST:PORT/PATH is required".into());
-        }
-        Ok(c)
-    }
-
-    /// Usage line.
-    pub const USAGE: &'static str =
-        "--url ws://HOST:PORT/PATH [--messages 1024] [--message-size 131072] [--close output|wait] [--echo] [--json]";
+/// The contract's JSON line, field for field (DESIGN.md "Demo binaries").
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    bytes_sent: u64,
+    bytes_acked: u64,
+    acks: u64,
+    elapsed_s: f64,
+    mib_per_s: f64,
+    msgs_per_s: f64,
+    close: &'a str,
 }
 
 /// What the client measured; `to_json` is the contract's summary line.
@@ -413,16 +330,17 @@ impl Summary {
     /// The one-line JSON object of the CLI contract.
     pub fn to_json(&self) -> String {
         let secs = self.elapsed_s.max(1e-9);
-        format!(
-            "{{\"bytes_sent\":{},\"bytes_acked\":{},\"acks\":{},\"elapsed_s\":{:.6},\"mib_per_s\":{:.3},\"msgs_per_s\":{:.1},\"close\":\"{}\"}}",
-            self.bytes_sent,
-            self.bytes_acked,
-            self.acks,
-            self.elapsed_s,
-            self.bytes_sent as f64 / (1024.0 * 1024.0) / secs,
-            self.messages as f64 / secs,
-            self.close.replace(['"', '\\'], "'"),
-        )
+        let line = JsonSummary {
+            bytes_sent: self.bytes_sent,
+            bytes_acked: self.bytes_acked,
+            acks: self.acks,
+            elapsed_s: self.elapsed_s,
+            mib_per_s: self.bytes_sent as f64 / (1024.0 * 1024.0) / secs,
+            msgs_per_s: self.messages as f64 / secs,
+            close: &self.close,
+        };
+        // Plain numbers and a string: nothing here can fail to serialize.
+        serde_json::to_string(&line).unwrap_or_default()
     }
 
     /// True when the run passed: everything acknowledged and a clean close.
@@ -449,30 +367,6 @@ impl Summary {
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn cli_contract() {
-        let c = ClientArgs::parse(&args(
-            "--url ws://127.0.0.1:9/echo --messages 5 --message-size 7 --close wait --echo --json",
-        ))
-        .expect("valid");
-        assert_eq!((c.messages, c.message_size, c.close, c.echo, c.json), (5, 7, CloseMode::Wait, true, true));
-        let d = ClientArgs::parse(&args("--url ws://h:1/")).expect("valid");
-        assert_eq!(
-            (d.messages, d.message_size, d.close, d.echo, d.json),
-            (1024, 131072, CloseMode::Output, false, false)
-        );
-        assert!(ClientArgs::parse(&args("--messages 5")).is_err());
-        assert!(ClientArgs::parse(&args("--url x --close later")).is_err());
-        assert!(ClientArgs::parse(&args("--url x --bogus")).is_err());
-        let s = ServerArgs::parse(&args("--listen 127.0.0.1:0")).expect("valid");
-        assert_eq!(s.chunk_size, 4194304);
-        assert!(ServerArgs::parse(&args("--listen a --chunk-size 0")).is_err());
-    }
-
     #[test]
     fn ack_round_trip_and_json() {
         assert_eq!(ack(4194304), "Server got 4194304 bytes\n");
@@ -481,10 +375,16 @@ mod tests {
         let s =
             Summary { bytes_sent: 10, bytes_acked: 10, acks: 1, elapsed_s: 0.5, messages: 2, close: "clean".into() };
         assert!(s.passed());
-        assert_eq!(
-            s.to_json(),
-            r#"{"bytes_sent":10,"bytes_acked":10,"acks":1,"elapsed_s":0.500000,"mib_per_s":0.000,"msgs_per_s":4.0,"close":"clean"}"#
-        );
+        let json: serde_json::Value = serde_json::from_str(&s.to_json()).expect("one JSON object");
+        let keys: Vec<&str> = json.as_object().expect("object").keys().map(String::as_str).collect();
+        let mut contract = ["bytes_sent", "bytes_acked", "acks", "elapsed_s", "mib_per_s", "msgs_per_s", "close"];
+        contract.sort_unstable();
+        assert_eq!(keys, contract, "exactly the contract's fields");
+        assert_eq!((json["bytes_acked"].as_u64(), json["msgs_per_s"].as_f64()), (Some(10), Some(4.0)));
+        assert_eq!(json["close"], "clean");
+        let odd = Summary { close: "abnormal: \"quoted\"\n".into(), ..s };
+        let back: serde_json::Value = serde_json::from_str(&odd.to_json()).expect("escaped");
+        assert_eq!(back["close"], "abnormal: \"quoted\"\n");
     }
 
     #[test]
@@ -505,15 +405,6 @@ mod tests {
         assert_eq!(e.on_event(&Event::Message(m.clone())), vec![Reaction::Send(m)]);
         assert!(e.on_event(&Event::ChunkBoundary { index: 1, received: 8 }).is_empty());
         assert_ne!(payload(1, 16), payload(2, 16));
-    }
-
-    #[test]
-    fn progress_bar_redraws_only_when_it_moves() {
-        let mut p = Progress::new(200);
-        assert!(p.update(0).is_some_and(|l| l.contains("  0% (0/200)")));
-        assert_eq!(p.update(1), None);
-        assert!(p.update(2).is_some_and(|l| l.contains("  1%")));
-        assert!(p.update(200).is_some_and(|l| l.contains("[########################################] 100%")));
     }
 
     #[test]

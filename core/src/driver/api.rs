@@ -1,0 +1,246 @@
+//! The public face of every transport, written once: `WebSocket`, `Sender`, `Receiver` and
+//! their methods, blocking or async. A transport invokes [`socket_api!`](crate::socket_api)
+//! beside its `Shared<S>`, which provides what differs — how it waits:
+//!
+//! - `fn new(stream: S, conn: Connection, config: &SocketConfig) -> io::Result<Arc<Self>>`;
+//! - `fn driver(&self) -> impl DerefMut<Target = Driver>`: the driver's lock;
+//! - `fn notify(&self)`: wakes the callers waiting for a change;
+//! - `[async] fn flush(&self) -> Result<(), SocketError>`: writes everything queued, waiting
+//!   for room (each write bounded by the write timeout);
+//! - `[async] fn drive<T>(&self, goal) -> Result<T, SocketError>`: drives rounds until `goal`
+//!   returns a value (see the [driver's docs](crate::driver));
+//! - `[async] fn abort(&self)`.
+//!
+//! So the three transports have the same names, the same shape and the same documentation,
+//! differing only in `async`: a method changes once for all of them.
+
+/// Generates a transport's `Handle`, `WebSocket`, `Sender`, `Receiver`, `connect_with` and
+/// `accept_with` (see the module
+/// docs of `wsduplex_core::driver::api`). `socket_api!(blocking, Stream = TcpStream)` or
+/// `socket_api!(async, AsyncStream = TcpStream)`: the bound on the stream type, and its
+/// default.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! socket_api {
+    (blocking, $bound:path = $default:ty) => {
+        $crate::socket_api!(@items [] [] $bound, $default);
+    };
+    (async, $bound:path = $default:ty) => {
+        $crate::socket_api!(@items [async] [.await] $bound, $default);
+    };
+    (@items [$($a:tt)?] [$(.$aw:tt)?] $bound:path, $default:ty) => {
+        /// Operations shared by the socket and its halves.
+        struct Handle<S>(std::sync::Arc<Shared<S>>);
+
+        impl<S> Clone for Handle<S> {
+            fn clone(&self) -> Self {
+                Handle(self.0.clone())
+            }
+        }
+
+        impl<S: $bound> Handle<S> {
+            /// Issues `command`, writing out while the outgoing buffer is full (this is where
+            /// a send waits), then everything if `flush`.
+            $($a)? fn command(&self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
+                loop {
+                    let sent = self.0.driver().command(std::time::Instant::now(), &command, flush);
+                    match sent {
+                        $crate::driver::Sent::Queued => return Ok(()),
+                        $crate::driver::Sent::Flush => {
+                            if command.changes_deadline() {
+                                self.0.notify();
+                            }
+                            return self.0.flush()$(.$aw)?;
+                        }
+                        $crate::driver::Sent::FlushAndRetry => self.0.flush()$(.$aw)??,
+                        $crate::driver::Sent::Refused(e) => return Err(e),
+                    }
+                }
+            }
+        }
+
+        /// A WebSocket connection with one owner at a time. [`WebSocket::split`] it to send
+        /// and receive from two threads or tasks.
+        pub struct WebSocket<S: $bound = $default> {
+            handle: Handle<S>,
+            opened: $crate::driver::Opened,
+        }
+
+        /// The sending half of a split [`WebSocket`].
+        pub struct Sender<S: $bound = $default> {
+            handle: Handle<S>,
+        }
+
+        /// The receiving half of a split [`WebSocket`].
+        pub struct Receiver<S: $bound = $default> {
+            handle: Handle<S>,
+        }
+
+        impl<S: $bound> WebSocket<S> {
+            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@inspecting);
+
+            /// Splits into a sending and a receiving half.
+            pub fn split(self) -> (Sender<S>, Receiver<S>) {
+                (Sender { handle: self.handle.clone() }, Receiver { handle: self.handle })
+            }
+
+            /// Client: the server's response.
+            pub fn response(&self) -> Option<&$crate::Response> {
+                self.opened.response()
+            }
+
+            /// Server: the client's request.
+            pub fn request(&self) -> Option<&$crate::Request> {
+                self.opened.request()
+            }
+        }
+
+        /// Performs the client's opening handshake over a stream the caller connected (TLS, a
+        /// Unix socket, a proxy tunnel ...).
+        pub $($a)? fn connect_with<S: $bound>(
+            stream: S,
+            request: $crate::ClientRequest,
+            config: $crate::driver::SocketConfig,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            let keys = $crate::OsKeys::default();
+            let conn = $crate::Connection::client(config.core.clone(), request, keys, std::time::Instant::now())?;
+            let shared = Shared::new(stream, conn, &config)?;
+            shared.flush()$(.$aw)??;
+            let response = shared.drive($crate::driver::goal::connected)$(.$aw)???;
+            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Client(response) })
+        }
+
+        /// Accepts a WebSocket on a stream; `decide` sees the request and chooses a
+        /// subprotocol and headers, or rejects with an HTTP status.
+        pub $($a)? fn accept_with<S: $bound>(
+            stream: S,
+            config: $crate::driver::SocketConfig,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            let conn = $crate::Connection::server(config.core.clone(), std::time::Instant::now());
+            let shared = Shared::new(stream, conn, &config)?;
+            let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
+            let answered = request.and_then(|r| shared.driver().answer(std::time::Instant::now(), decide(&r)).map(|()| r));
+            // The answer (or the error response) goes out whatever the decision was.
+            let flushed = shared.flush()$(.$aw)?;
+            let request = answered?;
+            flushed?;
+            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Server(request) })
+        }
+
+        impl<S: $bound> Sender<S> {
+            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@inspecting);
+        }
+
+        impl<S: $bound> Receiver<S> {
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@inspecting);
+        }
+    };
+    (@sending [$($a:tt)?] [$(.$aw:tt)?]) => {
+        /// Sends a whole message and writes it out (with everything queued before it); waits
+        /// while the socket does not take it.
+        pub $($a)? fn send(&self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
+            self.handle.command($crate::driver::Command::Send(message), true)$(.$aw)?
+        }
+
+        /// Sends a text message.
+        pub $($a)? fn send_text(&self, text: impl Into<$crate::Text>) -> Result<(), $crate::driver::SocketError> {
+            self.send($crate::Message::Text(text.into()))$(.$aw)?
+        }
+
+        /// Sends a binary message.
+        pub $($a)? fn send_binary(&self, data: impl Into<$crate::bytes::Bytes>) -> Result<(), $crate::driver::SocketError> {
+            self.send($crate::Message::Binary(data.into()))$(.$aw)?
+        }
+
+        /// Queues a message without writing it, so many small ones leave in one write. It goes
+        /// out with the next `send`, `flush` or `close`, or when `recv` has handed out every
+        /// event already received: an echo that feeds its replies answers a batch of messages
+        /// with one write. Waits only while the outgoing buffer is full.
+        pub $($a)? fn feed(&self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
+            self.handle.command($crate::driver::Command::Send(message), false)$(.$aw)?
+        }
+
+        /// Writes out everything queued; waits while the socket does not take it.
+        pub $($a)? fn flush(&self) -> Result<(), $crate::driver::SocketError> {
+            self.handle.0.flush()$(.$aw)?
+        }
+
+        /// Sends part of a message; `end_of_message` finishes it.
+        pub $($a)? fn send_fragment(
+            &self,
+            kind: $crate::DataKind,
+            data: $crate::bytes::Bytes,
+            end_of_message: bool,
+        ) -> Result<(), $crate::driver::SocketError> {
+            self.handle.command($crate::driver::Command::Fragment { kind, data, end_of_message }, true)$(.$aw)?
+        }
+
+        /// Sends a ping.
+        pub $($a)? fn ping(&self, payload: $crate::bytes::Bytes) -> Result<(), $crate::driver::SocketError> {
+            self.handle.command($crate::driver::Command::Ping(payload), true)$(.$aw)?
+        }
+
+        /// Close-output: sends our Close and returns. Receiving goes on until the peer's Close;
+        /// from `CloseReceived` this is our reply.
+        pub $($a)? fn close(&self, code: u16, reason: &str) -> Result<(), $crate::driver::SocketError> {
+            let frame = $crate::CloseFrame::new(code, reason);
+            self.handle.command($crate::driver::Command::Close(frame), true)$(.$aw)?
+        }
+
+        /// Close-output, then waits until the connection is closed and released (bounded by
+        /// the close timeout and the EOF wait). Events that arrive meanwhile stay queued for
+        /// `recv`.
+        pub $($a)? fn close_and_wait(&self, code: u16, reason: &str) -> Result<$crate::Outcome, $crate::driver::SocketError> {
+            self.close(code, reason)$(.$aw)??;
+            self.handle.0.drive($crate::driver::goal::released)$(.$aw)??
+        }
+
+        /// Gives up: no Close frame, the connection is dropped at once.
+        pub $($a)? fn abort(&self) {
+            self.handle.0.abort()$(.$aw)?
+        }
+    };
+    (@receiving [$($a:tt)?] [$(.$aw:tt)?]) => {
+        /// The next event: messages (or chunks), pings, pongs, chunk boundaries, the peer's
+        /// Close, and finally `Event::Closed`. `None` once the connection is released.
+        pub $($a)? fn recv(&self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
+            self.handle.0.drive($crate::driver::goal::event)$(.$aw)?
+        }
+
+        /// Whole messages or streaming chunks, from the next message on.
+        pub fn set_delivery(&self, delivery: $crate::Delivery) {
+            self.handle.0.driver().connection_mut().set_delivery(delivery)
+        }
+
+        /// The next data message, skipping other events. `Ok(None)` after a clean close;
+        /// `SocketError::Closed` if the connection ended otherwise.
+        pub $($a)? fn recv_message(&self) -> Result<Option<$crate::Message>, $crate::driver::SocketError> {
+            loop {
+                if let Some(result) = $crate::driver::message_of(self.recv()$(.$aw)??) {
+                    return result;
+                }
+            }
+        }
+    };
+    (@inspecting) => {
+        /// The close-handshake state.
+        pub fn state(&self) -> $crate::State {
+            self.handle.0.driver().connection().state()
+        }
+
+        /// Per-direction counts.
+        pub fn stats(&self) -> $crate::Stats {
+            self.handle.0.driver().connection().stats()
+        }
+
+        /// How the connection ended, once it has.
+        pub fn outcome(&self) -> Option<$crate::Outcome> {
+            self.handle.0.driver().connection().outcome().cloned()
+        }
+    };
+}

@@ -1,0 +1,496 @@
+//! The driver: every decision a transport makes that is not "how do I wait", written once.
+//!
+//! A transport keeps one [`Driver`] behind its own lock, beside a *read side* (the stream it
+//! reads) and a *write side* (the stream it writes and its [`Outbox`]), each behind a lock of
+//! its own so that a thread blocked writing to a slow peer never stops another from reading.
+//! Whoever waits — in `recv`, in a send that must flush, in `close_and_wait` — drives the
+//! connection in rounds; the driver says what each step is, the transport carries it out
+//! with its own sockets, timers and wakeups. Like the [`Connection`] inside it, the driver is
+//! a plain value: no I/O, no clock (time is passed in), tested with virtual time.
+//!
+//! # A round, in the order the transport asks
+//!
+//! 1. [`Driver::poll_goal`] with what the caller waits for (a [`goal`]): [`Next::Ready`] ends
+//!    the wait (flushing first if the batch of events is handed out), [`Next::Flush`] writes
+//!    queued output before waiting (the peer may be waiting for it), [`Next::Wait`] waits.
+//! 2. Waiting, a caller that gets the read side asks [`Driver::read_plan`]: read (bounded by
+//!    the deadline), or — while another thread writes — only wait until the stream is
+//!    readable and then ask [`Driver::on_readable`], which either lets it read or hands the
+//!    input to the writer ([`Readable::HandOff`]: release the read side, wait up to
+//!    [`HANDOFF_WAIT`] for a change). Every read result goes to [`Driver::on_read`]. A caller
+//!    without the read side waits for a change or the deadline, then calls
+//!    [`Driver::on_timer`].
+//! 3. Writing: [`Outbox::next`] says what to do next (write the queued bytes, shut down a
+//!    direction, nothing), [`Outbox::on_write`] what a write's result means, and
+//!    [`Driver::write_failed`] what a failed write does to the connection. A writer that
+//!    blocks counts itself with [`Driver::start_writing`] / [`Driver::stop_writing`] and
+//!    reports each completed write with [`Driver::wrote`]; each of these says whether a
+//!    reader left input for it, which it then reads without blocking
+//!    ([`Driver::take_handoff`]).
+//!
+//! # Why a reader hands its input to a writer
+//!
+//! Linux locks a TCP socket for each `send` and `recv`. A reader blocked in `recv` beside a
+//! thread that streams large writes is woken again and again to find the socket taken
+//! (hundreds of times per 128 MiB), and each of those wakeups is paid by the writer. So while
+//! a writer is active the reader only waits for readability, and leaves the input to the
+//! writer, who reads it between two writes. A writer stuck in one write (a peer that reads
+//! nothing until it has written everything) must not strand the input: a reader that finds no
+//! write completed since its last handoff reads itself.
+
+mod api;
+mod write;
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use write::{Outbox, WriteStep, Written};
+
+use crate::{
+    Accept, CloseFrame, Connection, DataKind, Event, HandshakeError, LocalError, Message, Outcome, PeerError, Request,
+    Response, State,
+};
+
+/// Longest input left to a writer waits for it: past this the writer is taken to be stuck in
+/// one write and the reader reads after all.
+pub const HANDOFF_WAIT: Duration = Duration::from_millis(1);
+
+/// Settings of a socket: the protocol's, plus the transport's own.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    /// The sans-IO machine's limits and timers.
+    pub core: crate::Config,
+    /// Longest a single write may wait on a peer that does not read (default 30 s). Past it
+    /// the connection is aborted and the call returns [`SocketError::Io`] (`TimedOut`).
+    pub write_timeout: Duration,
+    /// TCP connect timeout for `connect`, name resolution included (default 10 s).
+    pub connect_timeout: Duration,
+    /// Most bytes taken from the socket per read (default 128 KiB, what one 128 KiB frame needs
+    /// to arrive in one read). The blocking transport keeps a buffer of this size per
+    /// connection; the async ones share one per executor thread.
+    pub read_buffer_size: usize,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            core: crate::Config::default(),
+            write_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            read_buffer_size: 128 << 10,
+        }
+    }
+}
+
+/// What went wrong on a socket, as every transport reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The socket failed (connection refused, reset, write timeout, ...).
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+    /// The opening handshake failed; `Rejected(status)` when the server said no.
+    #[error("handshake: {0}")]
+    Handshake(HandshakeError),
+    /// The application misused the API (nothing was sent).
+    #[error(transparent)]
+    Local(#[from] LocalError),
+    /// The connection ended other than by a clean close handshake.
+    #[error("connection ended: {0}")]
+    Closed(Outcome),
+}
+
+impl SocketError {
+    /// The close code we sent when the peer broke the protocol.
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            SocketError::Closed(Outcome::Failed(e)) => Some(e.close_code()),
+            _ => None,
+        }
+    }
+
+    /// Why an opening handshake did not reach `Open`, from how the connection ended.
+    fn from_handshake(outcome: Option<Outcome>) -> Self {
+        match outcome {
+            Some(Outcome::Failed(PeerError::Handshake(e))) => SocketError::Handshake(e),
+            Some(Outcome::TimedOut(_)) => SocketError::Handshake(HandshakeError::TimedOut),
+            Some(o) => SocketError::Closed(o),
+            None => SocketError::Closed(Outcome::Abnormal),
+        }
+    }
+}
+
+/// What the opening handshake settled: the server's response (client) or the client's
+/// request (server).
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// We are the client; the server answered this.
+    Client(Response),
+    /// We are the server; the client asked this.
+    Server(Request),
+}
+
+impl Opened {
+    /// Client: the server's response.
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            Opened::Client(r) => Some(r),
+            Opened::Server(_) => None,
+        }
+    }
+
+    /// Server: the client's request.
+    pub fn request(&self) -> Option<&Request> {
+        match self {
+            Opened::Server(r) => Some(r),
+            Opened::Client(_) => None,
+        }
+    }
+}
+
+/// What a waiting caller does next ([`Driver::poll_goal`]).
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Next<T> {
+    /// The goal is reached. If `flush`, every event received is handed out: write what the
+    /// application fed in reply before returning, so a batch of replies leaves in one write.
+    Ready {
+        /// What the goal produced.
+        value: T,
+        /// Write queued output (without blocking) before returning.
+        flush: bool,
+    },
+    /// Output is queued: write it (without blocking) before waiting, then look again.
+    Flush,
+    /// Wait for input, a change made by another caller, or the deadline.
+    Wait {
+        /// When the connection's next timer fires.
+        deadline: Option<Instant>,
+    },
+}
+
+/// How a caller holding the read side waits for input ([`Driver::read_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum ReadPlan {
+    /// Read, blocking until input, the deadline, or (async) a change.
+    Read,
+    /// A writer is active: wait until the stream is readable without reading, then ask
+    /// [`Driver::on_readable`].
+    WaitReadable,
+}
+
+/// What a caller does with input that is waiting ([`Driver::on_readable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Readable {
+    /// Read it now, without blocking.
+    Read,
+    /// Left to the active writer: release the read side and wait (at most [`HANDOFF_WAIT`])
+    /// for the writer's change notification.
+    HandOff,
+}
+
+/// What a send command asks of the caller ([`Driver::command`]).
+#[derive(Debug)]
+#[must_use]
+pub enum Sent {
+    /// Queued; nothing to write now (`feed`).
+    Queued,
+    /// Queued: write everything out before returning.
+    Flush,
+    /// Not queued: the outgoing buffer is full. Write everything out, then issue the same
+    /// command again.
+    FlushAndRetry,
+    /// Refused; nothing was queued.
+    Refused(SocketError),
+}
+
+/// An application command: what a `Sender` can ask of the connection.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// A whole message.
+    Send(Message),
+    /// Part of a message.
+    Fragment {
+        /// Text or binary (the kind of the message it continues).
+        kind: DataKind,
+        /// The fragment's payload.
+        data: Bytes,
+        /// True on the last fragment.
+        end_of_message: bool,
+    },
+    /// A ping.
+    Ping(Bytes),
+    /// Close-output: our Close frame.
+    Close(CloseFrame),
+}
+
+impl Command {
+    /// True if waiters must look again after this command: a close arms a timer that a caller
+    /// blocked in a read must wait for.
+    pub fn changes_deadline(&self) -> bool {
+        matches!(self, Command::Close(_))
+    }
+}
+
+/// What callers wait for, as the `goal` of [`Driver::poll_goal`].
+pub mod goal {
+    use super::SocketError;
+    use crate::{Connection, Event, Outcome, Request, Response};
+
+    /// The next event; `None` once the connection is released.
+    pub fn event(c: &mut Connection) -> Option<Option<Event>> {
+        match c.poll_event() {
+            Some(e) => Some(Some(e)),
+            None => c.is_terminated().then_some(None),
+        }
+    }
+
+    /// The connection released, and how it ended. Bounded: the close timeout, the reply
+    /// deadline and the EOF wait all end in `Closed` and then a disconnect. Events that
+    /// arrive meanwhile stay queued.
+    pub fn released(c: &mut Connection) -> Option<Result<Outcome, SocketError>> {
+        c.is_terminated().then(|| c.outcome().cloned().ok_or(SocketError::Closed(Outcome::Aborted)))
+    }
+
+    /// Client: the server's response, or why the handshake failed.
+    pub fn connected(c: &mut Connection) -> Option<Result<Response, SocketError>> {
+        match c.poll_event() {
+            Some(Event::Connected(r)) => Some(Ok(r)),
+            Some(Event::Closed(o)) => Some(Err(SocketError::from_handshake(Some(o)))),
+            Some(_) => None,
+            None => c.is_terminated().then(|| Err(SocketError::from_handshake(c.outcome().cloned()))),
+        }
+    }
+
+    /// Server: the client's upgrade request, or why the handshake failed.
+    pub fn request(c: &mut Connection) -> Option<Result<Request, SocketError>> {
+        match c.poll_event() {
+            Some(Event::Request(r)) => Some(Ok(r)),
+            Some(Event::Closed(o)) => Some(Err(SocketError::from_handshake(Some(o)))),
+            Some(_) => None,
+            None => c.is_terminated().then(|| Err(SocketError::from_handshake(c.outcome().cloned()))),
+        }
+    }
+}
+
+/// `recv_message`'s filter over what `recv` returned: `Some` ends the call with that result
+/// (a message; `None` after a clean close; [`SocketError::Closed`] after any other end),
+/// `None` skips the event (pings, pongs, boundaries, the peer's Close, a clean `Closed`).
+pub fn message_of(event: Option<Event>) -> Option<Result<Option<Message>, SocketError>> {
+    match event {
+        Some(Event::Message(m)) => Some(Ok(Some(m))),
+        Some(Event::Closed(o)) if !o.is_clean() => Some(Err(SocketError::Closed(o))),
+        Some(_) => None,
+        None => Some(Ok(None)),
+    }
+}
+
+/// The connection plus what its transport's readers and writers must agree on. One per
+/// connection, behind the transport's lock; see the module docs for the order of the calls.
+#[derive(Debug)]
+pub struct Driver {
+    conn: Connection,
+    /// The read direction is finished (EOF or error): nobody reads again.
+    read_done: bool,
+    /// Callers inside a blocking flush (application sends and closes).
+    writers: usize,
+    /// Writes they completed: how a reader tells a writer that moves from one that is stuck.
+    writes: u64,
+    /// A reader saw input while a writer was active and left it to the writer.
+    handed_off: bool,
+    /// `writes` at the last handoff: unchanged at the next one means the writer did not get
+    /// to it, and the reader reads after all.
+    handed_off_at: Option<u64>,
+}
+
+impl Driver {
+    /// Drives `conn`.
+    pub fn new(conn: Connection) -> Self {
+        Driver { conn, read_done: false, writers: 0, writes: 0, handed_off: false, handed_off_at: None }
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, to change settings ([`Connection::set_delivery`] ...).
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Looks at the caller's `goal` once. `flushed` says whether this wait already wrote
+    /// its output (then it waits even if output is queued: what did not fit is the write
+    /// side's to finish).
+    pub fn poll_goal<T>(&mut self, goal: impl FnOnce(&mut Connection) -> Option<T>, flushed: bool) -> Next<T> {
+        if let Some(value) = goal(&mut self.conn) {
+            return Next::Ready { value, flush: !self.conn.has_event() };
+        }
+        if !flushed && self.conn.has_transmit() {
+            return Next::Flush;
+        }
+        Next::Wait { deadline: self.conn.poll_timeout() }
+    }
+
+    /// False once the input is finished: a caller that holds the read side waits as one
+    /// without it.
+    pub fn may_read(&self) -> bool {
+        !self.read_done
+    }
+
+    /// How the holder of the read side waits; `can_wait_readable` says whether its stream
+    /// can wait for input without reading it (TCP and Unix sockets can; TLS cannot).
+    pub fn read_plan(&self, can_wait_readable: bool) -> ReadPlan {
+        if self.writers > 0 && can_wait_readable { ReadPlan::WaitReadable } else { ReadPlan::Read }
+    }
+
+    /// The stream became readable while waiting per [`ReadPlan::WaitReadable`].
+    pub fn on_readable(&mut self) -> Readable {
+        if self.writers > 0 && self.handed_off_at != Some(self.writes) {
+            self.handed_off_at = Some(self.writes);
+            self.handed_off = true;
+            Readable::HandOff
+        } else {
+            // The writer left, or completed no write since the last handoff: it is stuck in
+            // one (its peer may be waiting for us to read).
+            self.handed_off = false;
+            Readable::Read
+        }
+    }
+
+    /// A read's result: the bytes read (empty: end of stream) or why nothing was. The end
+    /// of stream and every failure other than "nothing yet" (would block, timed out,
+    /// interrupted) finish the input. Due timers fire either way.
+    pub fn on_read(&mut self, now: Instant, result: io::Result<&[u8]>) {
+        match result {
+            Ok([]) => self.finish_input(now),
+            Ok(bytes) => self.conn.handle_input(now, bytes),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.finish_input(now),
+        }
+        self.on_timer(now);
+    }
+
+    fn finish_input(&mut self, now: Instant) {
+        self.read_done = true;
+        self.conn.handle_eof(now);
+    }
+
+    /// Fires the connection's timers that are due at `now`.
+    pub fn on_timer(&mut self, now: Instant) {
+        if self.conn.poll_timeout().is_some_and(|d| d <= now) {
+            self.conn.handle_timeout(now);
+        }
+    }
+
+    /// A caller starts a blocking flush.
+    pub fn start_writing(&mut self) {
+        self.writers += 1;
+    }
+
+    /// A blocking write completed. True if a reader left input to the writers: take it
+    /// ([`Driver::take_handoff`]) before the next write.
+    pub fn wrote(&mut self) -> bool {
+        self.writes += 1;
+        self.handed_off
+    }
+
+    /// A caller's blocking flush ended (also when it failed, or its future was dropped).
+    /// True if input was left to it: take it, the reader is waiting for it.
+    pub fn stop_writing(&mut self) -> bool {
+        self.writers -= 1;
+        self.handed_off
+    }
+
+    /// A writer holding the read side claims the input left to it: true if it is to read
+    /// now, without blocking, and give the result to [`Driver::on_read`].
+    pub fn take_handoff(&mut self) -> bool {
+        std::mem::take(&mut self.handed_off) && !self.read_done
+    }
+
+    /// True if a reader left input to the writers.
+    pub fn is_handed_off(&self) -> bool {
+        self.handed_off
+    }
+
+    /// Moves the connection's output into `outbox`, up to a vectored write's worth, stopping
+    /// at a shutdown (which waits for the bytes before it).
+    pub fn refill(&mut self, outbox: &mut Outbox) {
+        outbox.refill(&mut self.conn);
+    }
+
+    /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A
+    /// write that timed out (`TimedOut`; `WouldBlock` from a blocking write whose timeout
+    /// expired, as Linux reports it) means the peer stopped reading: we give up on it
+    /// ([`Outcome::Aborted`]). Any other failure (a reset, a broken pipe) is the end of the
+    /// input ([`Outcome::Abnormal`] unless the close handshake was done). The caller then
+    /// shuts the stream down both ways and wakes the waiters.
+    pub fn write_failed(&mut self, now: Instant, outbox: &mut Outbox, error: io::Error) -> SocketError {
+        let error = match error.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                self.conn.abort();
+                io::Error::new(io::ErrorKind::TimedOut, "write timed out: the peer does not read")
+            }
+            _ => {
+                self.conn.handle_eof(now);
+                error
+            }
+        };
+        while self.conn.poll_transmit().is_some() {}
+        outbox.clear();
+        SocketError::Io(error)
+    }
+
+    /// Issues an application command. `flush` false only for `feed`: the message waits for
+    /// the next write (a send, a flush, a close, or `recv` handing out its last event).
+    pub fn command(&mut self, now: Instant, command: &Command, flush: bool) -> Sent {
+        let c = &mut self.conn;
+        let result = match command {
+            Command::Send(m) => c.send(m.clone()),
+            Command::Fragment { kind, data, end_of_message } => c.send_fragment(*kind, data.clone(), *end_of_message),
+            Command::Ping(payload) => c.ping(payload.clone()),
+            Command::Close(frame) => c.close(now, frame.clone()),
+        };
+        match result {
+            Ok(()) if flush || matches!(command, Command::Close(_)) => Sent::Flush,
+            Ok(()) => Sent::Queued,
+            Err(LocalError::SendBufferFull { .. }) => Sent::FlushAndRetry,
+            Err(e) => Sent::Refused(self.refused(e)),
+        }
+    }
+
+    /// A command refused because the connection ended reports how it ended.
+    fn refused(&self, e: LocalError) -> SocketError {
+        match (&e, self.conn.outcome()) {
+            (LocalError::NotOpen(State::Closed), Some(o)) if !o.is_clean() => SocketError::Closed(o.clone()),
+            _ => SocketError::Local(e),
+        }
+    }
+
+    /// Server: answers the request with the application's decision (accept with a
+    /// subprotocol and headers, or reject with an HTTP status). The answer is queued: flush it
+    /// whatever this returns.
+    pub fn answer(&mut self, now: Instant, decision: Result<Accept, u16>) -> Result<(), SocketError> {
+        match decision {
+            Ok(accept) => self.conn.accept(now, accept).map_err(SocketError::Local),
+            Err(status) => {
+                self.conn.reject(now, status).map_err(SocketError::Local)?;
+                Err(SocketError::Handshake(HandshakeError::Rejected(status)))
+            }
+        }
+    }
+
+    /// Gives up at once: no Close frame, disconnect. The caller drops what its outbox holds
+    /// (a half-written frame included) if it can take the write side now, flushes, and wakes
+    /// the waiters.
+    pub fn abort(&mut self) {
+        self.conn.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests;

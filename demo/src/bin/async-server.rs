@@ -1,0 +1,5 @@
+//! `async-server` (DESIGN.md "Demo binaries"): `--help` says the rest.
+
+fn main() -> std::process::ExitCode {
+    wsduplex_demo::on_smol::server_main()
+}

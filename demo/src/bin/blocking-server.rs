@@ -1,0 +1,5 @@
+//! `blocking-server` (DESIGN.md "Demo binaries"): `--help` says the rest.
+
+fn main() -> std::process::ExitCode {
+    wsduplex_demo::on_std::server_main()
+}
