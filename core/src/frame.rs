@@ -225,6 +225,14 @@ impl AsRef<[u8]> for Held {
     }
 }
 
+/// A copy starts with no memory of its own: the buffer is reused only while no frame cut from
+/// it is alive, and sharing it between two connections would make that false for both.
+impl Clone for MaskedFrames {
+    fn clone(&self) -> Self {
+        MaskedFrames::default()
+    }
+}
+
 impl MaskedFrames {
     /// `head` (header and whatever was staged before it) followed by `data` masked with `key`.
     pub(crate) fn frame(&mut self, head: &[u8], data: &[u8], key: [u8; 4]) -> Bytes {

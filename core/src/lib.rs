@@ -10,10 +10,12 @@ mod frame;
 pub mod handshake;
 mod keys;
 mod message;
+mod state;
+mod timer;
 mod utf8;
 
 pub use accounting::{Counters, Stats};
-pub use close::{CloseFrame, Outcome, State, Timer, is_valid_wire_code};
+pub use close::{CloseFrame, Outcome, Timer, is_valid_wire_code};
 pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
 pub use error::{HandshakeError, LocalError, PeerError};
@@ -23,6 +25,7 @@ pub use handshake::{Accept, ClientRequest, Request, Response, WsUrl};
 pub use keys::OsKeys;
 pub use keys::{KeySource, SeededKeys};
 pub use message::{Chunk, DataKind, Message, Text};
+pub use state::State;
 
 /// Re-exported so callers build payloads with the same `Bytes` type.
 pub use bytes;

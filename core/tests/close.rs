@@ -73,6 +73,35 @@ fn client_disconnects_at_the_eof_deadline_when_the_server_keeps_tcp_open() {
     assert!(c.is_terminated());
 }
 
+/// Lingering for the server's EOF is a phase of the state table like any other: the EOF, the
+/// deadline or the application's abort ends it, each exactly once, and nothing follows.
+#[test]
+fn lingering_ends_on_eof_or_abort_and_only_once() {
+    let t0 = Instant::now();
+    let lingering = || {
+        let mut c = Connection::client_established(Config::default(), SeededKeys::new(1), t0);
+        c.close(t0, CloseFrame::normal()).expect("close");
+        c.handle_input(t0, &server_close_frame(1000));
+        assert_eq!(drain_transmits(&mut c).1, vec![Transmit::ShutdownWrite]);
+        assert!(c.poll_timeout().is_some() && !c.is_terminated());
+        c
+    };
+    let mut c = lingering();
+    c.handle_eof(t0);
+    assert_eq!(drain_transmits(&mut c).1, vec![Transmit::Disconnect]);
+    assert!(c.is_terminated() && c.poll_timeout().is_none());
+    c.handle_eof(t0);
+    c.abort();
+    assert_eq!(drain_transmits(&mut c).1, vec![], "one Disconnect only");
+
+    // An application that gives up on the wait (e.g. shutting down) disconnects at once.
+    let mut c = lingering();
+    c.abort();
+    assert_eq!(drain_transmits(&mut c).1, vec![Transmit::Disconnect]);
+    assert!(c.is_terminated() && c.poll_timeout().is_none());
+    assert_eq!(c.outcome().map(Outcome::is_clean), Some(true), "the outcome was decided before");
+}
+
 #[test]
 fn server_disconnects_right_after_the_exchange() {
     let t0 = Instant::now();

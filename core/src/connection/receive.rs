@@ -1,0 +1,424 @@
+//! Receiving: bytes from the transport become frames (RFC 6455 §5.2), checked against the
+//! rules that need the connection's context (§5.1–§5.5), and then events — whole messages or
+//! streaming chunks, pings, pongs, chunk boundaries, and the peer's Close.
+
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{Connection, Event, Role};
+use crate::PeerError;
+use crate::close::CloseFrame;
+use crate::config::Delivery;
+use crate::frame::{self, Header, OpCode};
+use crate::message::{Chunk, DataKind, Message, Text};
+use crate::state::{Phase, Trigger};
+use crate::timer::Deadline;
+use crate::utf8::Utf8Validator;
+
+/// Most receive buffer space reserved ahead for a frame announced but not yet received.
+const RESERVE_AHEAD: u64 = 4 << 20;
+
+/// The receiving direction's state.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Receiving {
+    /// Input not yet handed out: the handshake head, or frames.
+    buf: BytesMut,
+    rx: Rx,
+    /// Bytes after the `ready` ones in `buf` that were unmasked as they were appended (the
+    /// current data frame's payload); `data_step` unmasks only what follows them.
+    premasked: usize,
+    incoming: Option<Incoming>,
+    /// The start of a code point split across frames, in streaming delivery.
+    carry: BytesMut,
+    /// Payload handed out in streaming delivery (where boundaries are reported).
+    delivered: u64,
+    /// The transport's input ended.
+    pub(super) eof: bool,
+}
+
+impl Receiving {
+    /// Drops what was received and not handed out: after a failure or `Closed`, input is
+    /// discarded, and an idle connection keeps no receive memory.
+    pub(super) fn discard(&mut self) {
+        self.buf = BytesMut::new();
+        self.premasked = 0;
+        self.incoming = None;
+        self.carry = BytesMut::new();
+    }
+
+    pub(super) fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// `n` bytes of the handshake head were parsed; what follows is frames.
+    pub(super) fn advance(&mut self, n: usize) {
+        self.buf.advance(n);
+    }
+}
+
+/// Receive position: between frames, or inside the payload of `h` where `consumed` payload
+/// bytes have left the buffer and the next `ready` bytes in it are unmasked and validated.
+#[derive(Debug, Clone, Copy, Default)]
+enum Rx {
+    #[default]
+    Header,
+    Payload {
+        h: Header,
+        consumed: u64,
+        ready: usize,
+    },
+}
+
+/// The data message being received.
+#[derive(Debug, Clone)]
+struct Incoming {
+    kind: DataKind,
+    /// Delivered in chunks (the delivery mode when the message began).
+    streaming: bool,
+    claimed: u64,
+    assembly: BytesMut,
+    utf8: Utf8Validator,
+}
+
+impl Connection {
+    /// Bytes read from the transport. Bytes after a failure or after `Closed` are discarded.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.now = now;
+        let mut data = data;
+        // Input is taken a piece at a time so that every large masked payload is unmasked as
+        // it is appended, while still in cache: up to the end of the current payload, then up to
+        // the end of the next large frame's header. Processing in pieces is the same as reading
+        // in pieces, which the machine's events never depend on (tests/properties.rs).
+        while !data.is_empty() {
+            if self.is_closed() || self.recv.eof || self.pending_failure.is_some() {
+                return;
+            }
+            let n = match self.unmask_room(data.len()) {
+                Some((n, key, offset)) => {
+                    frame::extend_unmasked(&mut self.recv.buf, &data[..n], key, offset);
+                    self.recv.premasked += n;
+                    n
+                }
+                None => {
+                    let n = self.header_room(data);
+                    self.recv.buf.extend_from_slice(&data[..n]);
+                    n
+                }
+            };
+            data = &data[n..];
+            self.process(now);
+        }
+        if self.recv.buf.is_empty() {
+            // Give the buffer back between reads that end on a frame boundary: an idle
+            // connection keeps no receive memory (payloads handed out keep theirs alive).
+            self.recv.buf = BytesMut::new();
+        }
+    }
+
+    /// Inside a masked data payload with nothing unprocessed buffered before the next byte:
+    /// how many of the next `available` bytes belong to it, its key, and the payload offset of
+    /// the first (`buf[i]` is payload byte `consumed + i` of the frame).
+    fn unmask_room(&self, available: usize) -> Option<(usize, [u8; 4], u64)> {
+        let Rx::Payload { h, consumed, ready } = self.recv.rx else { return None };
+        let key = h.mask.filter(|_| !h.opcode.is_control())?;
+        if self.recv.buf.len() != ready + self.recv.premasked {
+            return None;
+        }
+        let offset = consumed + self.recv.buf.len() as u64;
+        let n = (h.len - offset).min(available as u64) as usize;
+        (n > 0).then_some((n, key, offset))
+    }
+
+    /// How much of `data` to append as it is: everything, except that a header announcing a
+    /// large payload (16-bit or 64-bit length) is taken only up to its end, so that the payload
+    /// after it is unmasked on the way in. Always at least one byte.
+    fn header_room(&self, data: &[u8]) -> usize {
+        if self.phase == Phase::Connecting || !matches!(self.recv.rx, Rx::Header) {
+            return data.len();
+        }
+        let have = self.recv.buf.len();
+        let second = if have >= 2 { self.recv.buf[1] } else { data.get(1 - have).copied().unwrap_or(0) };
+        if have + data.len() < 2 || second & 0x7F < 126 {
+            return data.len();
+        }
+        let len_bytes = if second & 0x7F == 126 { 2 } else { 8 };
+        let mask_bytes = if second & 0x80 != 0 { 4 } else { 0 };
+        let header = 2 + len_bytes + mask_bytes;
+        if header <= have { data.len() } else { (header - have).min(data.len()) }
+    }
+
+    /// Everything buffered that can be processed now.
+    pub(super) fn process(&mut self, now: Instant) {
+        if self.phase == Phase::Connecting {
+            if let Err(e) = self.advance_handshake(now) {
+                self.fail(now, e);
+            }
+            if self.phase == Phase::Connecting {
+                return;
+            }
+        }
+        if let Err(e) = self.process_frames(now) {
+            self.fail(now, e);
+        }
+    }
+
+    fn process_frames(&mut self, now: Instant) -> Result<(), PeerError> {
+        while !self.is_closed() {
+            if self.received_close.is_some() {
+                // RFC 6455 §5.5.1: the peer may send nothing after its Close. Whatever it sends
+                // anyway is discarded, never delivered; our reply (and final messages) still go
+                // out. Autobahn 7.1.2-7.1.5 expect exactly this: a normal echo of the Close.
+                self.recv.buf.clear();
+                self.recv.premasked = 0;
+                return Ok(());
+            }
+            match self.recv.rx {
+                Rx::Header => {
+                    if let Some(e) = frame::early_violation(&self.recv.buf, self.role == Role::Server) {
+                        return Err(e);
+                    }
+                    let Some((h, n)) = frame::parse_header(&self.recv.buf)? else {
+                        return Ok(());
+                    };
+                    self.check_header(&h)?;
+                    self.recv.buf.advance(n);
+                    if h.opcode.is_control() {
+                        self.stats.received.control_frames += 1;
+                    } else {
+                        self.begin_data_frame(&h);
+                    }
+                    self.recv.rx = Rx::Payload { h, consumed: 0, ready: 0 };
+                }
+                Rx::Payload { h, .. } if h.opcode.is_control() => {
+                    let len = h.len as usize;
+                    if self.recv.buf.len() < len {
+                        return Ok(());
+                    }
+                    let mut payload = self.recv.buf.split_to(len);
+                    if let Some(key) = h.mask {
+                        frame::apply_mask(&mut payload, key, 0);
+                    }
+                    self.recv.rx = Rx::Header;
+                    self.on_control(now, h.opcode, payload.freeze())?;
+                }
+                Rx::Payload { h, consumed, ready } => {
+                    if !self.data_step(h, consumed, ready)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.recv.buf.clear();
+        self.recv.premasked = 0;
+        Ok(())
+    }
+
+    fn begin_data_frame(&mut self, h: &Header) {
+        self.stats.received.data_frames += 1;
+        let kind = match h.opcode {
+            OpCode::Text => Some(DataKind::Text),
+            OpCode::Binary => Some(DataKind::Binary),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.recv.incoming = Some(Incoming {
+                kind,
+                streaming: self.config.delivery == Delivery::Chunks,
+                claimed: 0,
+                assembly: BytesMut::new(),
+                utf8: Utf8Validator::default(),
+            });
+        }
+        if let Some(inc) = &mut self.recv.incoming {
+            inc.claimed = inc.claimed.saturating_add(h.len);
+            if !inc.streaming {
+                // The payload stays here until the frame ends: room for it now (within a
+                // bound) rather than copying as the buffer doubles.
+                self.recv.buf.reserve(h.len.min(RESERVE_AHEAD) as usize);
+            }
+        }
+    }
+
+    /// RFC 6455 §5.1–§5.5 checks that need the connection's context.
+    fn check_header(&self, h: &Header) -> Result<(), PeerError> {
+        if h.rsv != 0 {
+            return Err(PeerError::ReservedBits(h.rsv));
+        }
+        if h.opcode.is_control() {
+            if !h.fin {
+                return Err(PeerError::FragmentedControl);
+            }
+            if h.len > 125 {
+                return Err(PeerError::ControlTooLong(h.len));
+            }
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(PeerError::UnmaskedFrame),
+            (Role::Client, true) => return Err(PeerError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            return Ok(());
+        }
+        match (h.opcode, &self.recv.incoming) {
+            (OpCode::Continuation, None) => return Err(PeerError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => return Err(PeerError::ExpectedContinuation),
+            _ => {}
+        }
+        if h.len > self.config.max_frame_size {
+            return Err(PeerError::FrameTooLarge { size: h.len, limit: self.config.max_frame_size });
+        }
+        let size = self.recv.incoming.as_ref().map_or(0, |i| i.claimed).saturating_add(h.len);
+        if size > self.config.max_message_size {
+            return Err(PeerError::MessageTooLarge { size, limit: self.config.max_message_size });
+        }
+        Ok(())
+    }
+
+    fn on_control(&mut self, now: Instant, op: OpCode, payload: Bytes) -> Result<(), PeerError> {
+        match op {
+            OpCode::Ping => {
+                // §5.5.2: answer every ping with a pong, but never after our own Close (§5.5.1).
+                if matches!(self.phase, Phase::Open | Phase::CloseReceived) {
+                    self.owe_pong(payload.clone());
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => {
+                self.timers.stop(Deadline::Pong);
+                self.events.push_back(Event::Pong(payload));
+            }
+            OpCode::Close => {
+                let frame = CloseFrame::parse(&payload)?;
+                self.apply(now, Trigger::PeerClose(frame));
+            }
+            OpCode::Continuation | OpCode::Text | OpCode::Binary => {}
+        }
+        Ok(())
+    }
+
+    /// Processes the next piece of a data frame's payload. False: more input is needed.
+    ///
+    /// Every payload byte is unmasked, validated and counted exactly once, in place in the
+    /// receive buffer, as soon as it arrives. A step never runs past a chunk boundary, so
+    /// boundary events land at the same place in the event stream however the input was
+    /// split. Whole-message delivery keeps the frame in the buffer and hands it out without
+    /// a copy when the message is a single frame.
+    fn data_step(&mut self, h: Header, consumed: u64, ready: usize) -> Result<bool, PeerError> {
+        let Some(mut inc) = self.recv.incoming.take() else {
+            return Err(PeerError::UnexpectedContinuation);
+        };
+        let streaming = inc.streaming;
+        let total = self.stats.received.payload_bytes;
+        let frame_left = h.len - consumed - ready as u64;
+        let mut step = frame_left.min((self.recv.buf.len() - ready) as u64);
+        if streaming && inc.kind == DataKind::Text && self.chunking.is_pending(total) {
+            // A boundary fell inside a code point: finish the code point, then report it.
+            step = step.min(inc.utf8.needed() as u64);
+        } else {
+            step = step.min(self.chunking.until_next(total));
+        }
+        if step == 0 && frame_left > 0 {
+            self.recv.incoming = Some(inc);
+            return Ok(false);
+        }
+        let (start, end) = (ready, ready + step as usize);
+        let pre = self.recv.premasked.min(end - start);
+        self.recv.premasked -= pre;
+        if let Some(key) = h.mask {
+            let offset = (consumed + (start + pre) as u64) as usize;
+            frame::apply_mask(&mut self.recv.buf[start + pre..end], key, offset);
+        }
+        if inc.kind == DataKind::Text {
+            if let Err(valid) = inc.utf8.feed(&self.recv.buf[start..end]) {
+                // Deliver the code points that were valid before failing, so the events do not
+                // depend on whether they arrived in the same read as the invalid byte.
+                if streaming && valid > 0 {
+                    let n = self.recv.carry.len() + ready + valid;
+                    self.stats.received.payload_bytes += valid as u64;
+                    let mut data = self.recv.carry.split();
+                    data.extend_from_slice(&self.recv.buf[..n - data.len()]);
+                    self.recv.delivered += data.len() as u64;
+                    let chunk = Chunk { kind: inc.kind, data: data.freeze(), end_of_message: false };
+                    self.events.push_back(Event::Chunk(chunk));
+                    self.report_boundaries(self.recv.delivered);
+                }
+                return Err(PeerError::InvalidUtf8("text message"));
+            }
+        }
+        self.stats.received.payload_bytes += step;
+        let (mut consumed, mut ready) = (consumed, end);
+        let frame_done = consumed + ready as u64 == h.len;
+        // A message must not end inside a code point; what came before it is still delivered
+        // (in streaming mode) so the events do not depend on how the input was split.
+        let truncated = frame_done && h.fin && inc.utf8.pending() > 0;
+        let fin = frame_done && h.fin && !truncated;
+
+        if streaming {
+            let held = self.recv.carry.len() + ready;
+            let deliverable = held - inc.utf8.pending();
+            if deliverable > 0 || fin {
+                let from_buf = deliverable.saturating_sub(self.recv.carry.len());
+                let piece = self.recv.buf.split_to(from_buf);
+                let data = if self.recv.carry.is_empty() {
+                    piece.freeze()
+                } else {
+                    // A code point split across frames: a copy of at most one small piece.
+                    let mut joined = self.recv.carry.split();
+                    joined.extend_from_slice(&piece);
+                    joined.freeze()
+                };
+                consumed += from_buf as u64;
+                ready -= from_buf;
+                self.recv.delivered += data.len() as u64;
+                self.events.push_back(Event::Chunk(Chunk { kind: inc.kind, data, end_of_message: fin }));
+                self.report_boundaries(self.recv.delivered);
+            }
+            if frame_done && ready > 0 {
+                let tail = self.recv.buf.split_to(ready);
+                self.recv.carry.extend_from_slice(&tail);
+            }
+        } else {
+            self.report_boundaries(self.stats.received.payload_bytes);
+            if frame_done {
+                let payload = self.recv.buf.split_to(ready);
+                if fin && inc.assembly.is_empty() {
+                    self.deliver(inc.kind, payload.freeze())?;
+                } else {
+                    inc.assembly.extend_from_slice(&payload);
+                    if fin {
+                        let data = inc.assembly.split().freeze();
+                        self.deliver(inc.kind, data)?;
+                    }
+                }
+            }
+        }
+
+        if truncated {
+            return Err(PeerError::InvalidUtf8("text message"));
+        }
+        if fin {
+            self.stats.received.messages += 1;
+        } else {
+            self.recv.incoming = Some(inc);
+        }
+        self.recv.rx = if frame_done { Rx::Header } else { Rx::Payload { h, consumed, ready } };
+        Ok(true)
+    }
+
+    fn deliver(&mut self, kind: DataKind, data: Bytes) -> Result<(), PeerError> {
+        let message = match kind {
+            DataKind::Binary => Message::Binary(data),
+            DataKind::Text => Message::Text(Text::from_utf8(data).map_err(|_| PeerError::InvalidUtf8("text message"))?),
+        };
+        self.events.push_back(Event::Message(message));
+        Ok(())
+    }
+
+    fn report_boundaries(&mut self, total: u64) {
+        while let Some((index, received)) = self.chunking.next_due(total) {
+            self.events.push_back(Event::ChunkBoundary { index, received });
+        }
+    }
+}
