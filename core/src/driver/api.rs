@@ -43,7 +43,7 @@ macro_rules! socket_api {
             /// a send waits), then everything if `flush`.
             $($a)? fn command(&self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
                 loop {
-                    let sent = self.0.driver().command(std::time::Instant::now(), &command, flush);
+                    let sent = self.0.driver().command(std::time::Instant::now, &command, flush);
                     match sent {
                         $crate::driver::Sent::Queued => return Ok(()),
                         $crate::driver::Sent::Flush => {
