@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Autobahn|Testsuite cases 1-10 against both transports, server and client modes.
+# Autobahn|Testsuite cases 1-10 against every transport (std, smol, tokio), server and client modes.
 # Fails unless every run reports 0 FAILED, 0 NON-STRICT and 0 UNCLEAN (INFORMATIONAL is fine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +41,4 @@ run_pair() {
 
 run_pair wsduplex-std blocking-server autobahn-blocking-client 19401 19402
 run_pair wsduplex-smol async-server autobahn-async-client 19403 19404
+run_pair wsduplex-tokio tokio-server autobahn-tokio-client 19405 19406

@@ -317,14 +317,15 @@ impl End {
                 let ex = smol::Executor::new();
                 let (url, flags) = client_args(addr);
                 let quiet = Output::quiet();
-                let client = on_smol::run_client(&ex, &url, &flags, &quiet, None);
+                let client = on_smol::run_client(|f| ex.spawn(f), &url, &flags, &quiet, None);
                 checked(smol::block_on(ex.run(client)).map_err(fail("client"))?)
             }
             End::WsduplexAsync => runtime::block_on(async move {
                 let (url, flags) = client_args(addr);
-                let summary = on_smol::run_client(runtime::executor(), &url, &flags, &Output::quiet(), None)
-                    .await
-                    .map_err(fail("client"))?;
+                let summary =
+                    on_smol::run_client(|f| runtime::executor().spawn(f), &url, &flags, &Output::quiet(), None)
+                        .await
+                        .map_err(fail("client"))?;
                 checked(summary)
             }),
         }
@@ -422,7 +423,7 @@ fn wsduplex_async() -> Result<u64, Failure> {
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
         let server = runtime::executor().spawn(wsduplex_async_server(listener));
         let (url, flags) = client_args(addr);
-        let summary = on_smol::run_client(runtime::executor(), &url, &flags, &Output::quiet(), None)
+        let summary = on_smol::run_client(|f| runtime::executor().spawn(f), &url, &flags, &Output::quiet(), None)
             .await
             .map_err(fail("client"))?;
         server.await?;

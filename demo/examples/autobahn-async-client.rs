@@ -1,53 +1,13 @@
-//! Autobahn|Testsuite client (fuzzingserver mode) on the async transport: asks for the case
+//! Autobahn|Testsuite client (fuzzingserver mode) on the smol transport: asks for the case
 //! count, runs every case as an echo client, then asks the server to write its reports.
 //! URL from `AUTOBAHN_URL`.
 
-use wsduplex_demo::seed::{self, Reaction, SeedServer};
-use wsduplex_smol::{Event, LocalError, Message, SocketError, connect};
+use wsduplex_smol as transport;
 
 const AGENT: &str = "wsduplex-smol";
 
-/// Echoes until the connection is released, with the seed server's echo reactions.
-async fn echo(url: &str) -> Result<Option<String>, SocketError> {
-    let mut config = seed::server_socket_config(u64::MAX);
-    config.core.chunk_size = None;
-    config.core.delivery = wsduplex_smol::Delivery::Messages;
-    let ws = connect(url, config).await?;
-    let mut app = SeedServer::new("/echo", 1);
-    let mut text = None;
-    while let Some(event) = ws.recv().await? {
-        if let Event::Message(Message::Text(t)) = &event {
-            text.get_or_insert_with(String::new).push_str(t);
-        }
-        for reaction in app.on_event(&event) {
-            let r = match reaction {
-                Reaction::Send(m) => ws.send(m).await,
-                Reaction::Fragment(c) => ws.send_fragment(c.kind, c.data, c.end_of_message).await,
-                Reaction::Close(f) => ws.close(f.code, &f.reason).await,
-            };
-            // A case that fails us on purpose may close under our feet: keep reading to the end.
-            if let Err(e) = r {
-                eprintln!("{url}: {e}");
-            }
-        }
-    }
-    Ok(text)
-}
+include!("autobahn/async-client.rs");
 
 fn main() -> Result<(), SocketError> {
-    smol::block_on(async {
-        let base = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
-        let count: u32 = echo(&format!("{base}/getCaseCount"))
-            .await?
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or(SocketError::Local(LocalError::InvalidUrl("no case count from the fuzzing server".into())))?;
-        eprintln!("autobahn-client: {count} cases");
-        for case in 1..=count {
-            if let Err(e) = echo(&format!("{base}/runCase?case={case}&agent={AGENT}")).await {
-                eprintln!("case {case}: {e}");
-            }
-        }
-        echo(&format!("{base}/updateReports?agent={AGENT}")).await?;
-        Ok(())
-    })
+    smol::block_on(run())
 }

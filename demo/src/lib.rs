@@ -1,6 +1,6 @@
 //! The seed application of wsduplex and its demo binaries (DESIGN.md "Demo binaries"): not
 //! part of the library. [`seed`] is the application, sans-IO; [`cli`] its command lines and
-//! the `main` of every binary; [`on_std`] and [`on_smol`] carry it over each transport.
+//! the `main` of every binary; [`on_std`], [`on_smol`] and [`on_tokio`] carry it over each transport.
 //!
 //! ```sh
 //! cargo run --release --bin blocking-demo      # the seed end to end over loopback
@@ -9,7 +9,9 @@
 //! ```
 
 pub mod cli;
+mod on_async;
 pub mod on_smol;
 pub mod on_std;
+pub mod on_tokio;
 pub mod output;
 pub mod seed;

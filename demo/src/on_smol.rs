@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use async_net::TcpListener;
 use smol::Executor;
-use wsduplex_smol::{AsyncStream, Outcome, SocketConfig, SocketError, WebSocket};
 
 use crate::cli::{self, ClientFlags, CloseMode};
 use crate::output::Output;
@@ -48,30 +47,7 @@ pub fn block_on_all_cores<T>(f: impl FnOnce(Arc<Executor<'static>>) -> smol::Tas
     out
 }
 
-/// Serves one accepted connection: the seed server, or an echo on `/echo`. With a timeline,
-/// logs the close handshake's steps on it.
-pub async fn serve<S: AsyncStream>(
-    ws: WebSocket<S>,
-    chunk_size: u64,
-    timeline: Option<(&Timeline, Instant)>,
-) -> Result<Outcome, SocketError> {
-    let mut app = SeedServer::new(ws.request().map_or("/", |r| r.path.as_str()), chunk_size);
-    ws.set_delivery(app.delivery());
-    let log = |line: Option<String>| Timeline::log_to(timeline, line);
-    while let Some(event) = ws.recv().await? {
-        log(Timeline::describe_server(&event, ws.state()));
-        for reaction in app.on_event(&event) {
-            log(Timeline::describe_reaction(&event, &reaction, ws.state()));
-            match reaction {
-                Reaction::Send(m) => ws.send(m).await?,
-                Reaction::Fragment(c) => ws.send_fragment(c.kind, c.data, c.end_of_message).await?,
-                Reaction::Close(f) => ws.close(f.code, &f.reason).await?,
-            }
-        }
-    }
-    log(Some("server: TCP released".into()));
-    ws.outcome().ok_or(SocketError::Closed(Outcome::Abnormal))
-}
+crate::on_async::async_seed!(wsduplex_smol);
 
 /// Accepts forever, one task per connection, on `ex`.
 pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, chunk_size: u64) {
@@ -97,62 +73,6 @@ pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, ch
     }
 }
 
-/// Runs the seed client against `url`: streams in this task while another (on `ex`) reads
-/// the replies, closes as chosen, reads until the server's Close.
-pub async fn run_client(
-    ex: &Executor<'static>,
-    url: &str,
-    flags: &ClientFlags,
-    out: &Output,
-    timeline: Option<(&Timeline, Instant)>,
-) -> Result<Summary, SocketError> {
-    let start = Instant::now();
-    let config = SocketConfig { core: seed::client_config(flags.message_size), ..SocketConfig::default() };
-    let (tx, rx) = wsduplex_smol::connect(url, config).await?.split();
-    let mut client = SeedClient::new(flags.echo, flags.message_size);
-    let sending = client.clone();
-    let close_sent = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (close_sent, out) = (close_sent.clone(), out.clone());
-        let timeline = timeline.map(|(t, s)| (t.clone(), s));
-        ex.spawn(async move {
-            let timeline = timeline.as_ref().map(|(t, s)| (t, *s));
-            while let Some(event) = rx.recv().await? {
-                Timeline::log_to(timeline, Timeline::describe_client(&event, close_sent.load(Ordering::Acquire)));
-                if let Some(reply) = client.on_event(&event) {
-                    out.reply(&reply);
-                }
-            }
-            Timeline::log_to(timeline, Some("client: TCP released".into()));
-            Ok::<_, SocketError>(client)
-        })
-    };
-    let mut send_error = None;
-    for i in 0..flags.messages {
-        if let Err(e) = tx.send_binary(sending.message(i)).await {
-            send_error = Some(e.to_string());
-            break;
-        }
-        out.sent(i + 1);
-    }
-    out.done_sending();
-    if send_error.is_none() {
-        Timeline::log_to(timeline, Some(seed::closing(flags)));
-        let closed = match flags.close {
-            CloseMode::Output => tx.close(1000, "").await.inspect(|()| close_sent.store(true, Ordering::Release)),
-            CloseMode::Wait => {
-                // close_and_wait returns only at the end; its Close is written right away.
-                close_sent.store(true, Ordering::Release);
-                tx.close_and_wait(1000, "").await.map(drop)
-            }
-        };
-        Timeline::log_to(timeline, Some(format!("client: Close sent -> {:?}", tx.state())));
-        send_error = closed.err().map(|e| e.to_string());
-    }
-    let client = reader.await?;
-    Ok(client.summary(tx.stats(), tx.outcome().as_ref(), start.elapsed(), send_error))
-}
-
 /// `async-server`.
 pub fn server_main() -> ExitCode {
     cli::server_main("async-server", |args| {
@@ -170,7 +90,7 @@ pub fn client_main() -> ExitCode {
         let (args, out) = (args.clone(), out.clone());
         block_on_all_cores(move |ex| {
             let inner = ex.clone();
-            ex.spawn(async move { run_client(&inner, &args.url, &args.client, &out, None).await })
+            ex.spawn(async move { run_client(|f| inner.spawn(f), &args.url, &args.client, &out, None).await })
         })
     })
 }
@@ -193,7 +113,7 @@ pub fn demo_main() -> ExitCode {
                 });
                 let url = args.url(addr);
                 out.line(&args.banner("async", &url));
-                let summary = run_client(&inner, &url, &args.client, &out, Some((&timeline, start))).await;
+                let summary = run_client(|f| inner.spawn(f), &url, &args.client, &out, Some((&timeline, start))).await;
                 let server = match server.await {
                     Ok(o) => o.to_string(),
                     Err(e) => e.to_string(),

@@ -1,6 +1,6 @@
 //! The demo binaries as other tools drive them (DESIGN.md "Demo binaries"): the command-line
-//! contract, a closed stdout, the JSON summary, and one `async-server` serving 1 000
-//! concurrent clients.
+//! contract, a closed stdout, the JSON summary, and one `async-server` and one `tokio-server`
+//! each serving 1 000 concurrent clients.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
@@ -29,12 +29,22 @@ impl Drop for Server {
 /// with a 256 KiB chunk: every client is acknowledged exactly and closes cleanly.
 #[test]
 fn one_async_server_serves_a_thousand_concurrent_clients() {
+    a_thousand_concurrent_clients_on(env!("CARGO_BIN_EXE_async-server"));
+}
+
+/// The same on one `tokio-server` process.
+#[test]
+fn one_tokio_server_serves_a_thousand_concurrent_clients() {
+    a_thousand_concurrent_clients_on(env!("CARGO_BIN_EXE_tokio-server"));
+}
+
+fn a_thousand_concurrent_clients_on(bin: &str) {
     const CLIENTS: usize = 1000;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_async-server"))
+    let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--chunk-size=262144"])
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start async-server");
+        .expect("start the server");
     let mut line = String::new();
     BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("listening line");
     let server = Server(child);
@@ -96,7 +106,7 @@ fn one_async_server_serves_a_thousand_concurrent_clients() {
         }
     }
     assert!(failures.is_empty(), "{} of {CLIENTS} failed, first: {:?}", failures.len(), failures.first());
-    eprintln!("1000 concurrent clients x 1 MiB, all acked exactly and closed clean, in {elapsed:?}");
+    eprintln!("{bin}: 1000 concurrent clients x 1 MiB, all acked exactly and closed clean, in {elapsed:?}");
 }
 
 /// Starts a server binary on an ephemeral port; its address from the line it prints.
@@ -113,9 +123,12 @@ fn output(bin: &str, args: &[&str]) -> Output {
     Command::new(bin).args(args).output().expect("run the binary")
 }
 
-const SERVERS: [&str; 2] = [env!("CARGO_BIN_EXE_blocking-server"), env!("CARGO_BIN_EXE_async-server")];
-const CLIENTS: [&str; 2] = [env!("CARGO_BIN_EXE_blocking-client"), env!("CARGO_BIN_EXE_async-client")];
-const DEMOS: [&str; 2] = [env!("CARGO_BIN_EXE_blocking-demo"), env!("CARGO_BIN_EXE_async-demo")];
+const SERVERS: [&str; 3] =
+    [env!("CARGO_BIN_EXE_blocking-server"), env!("CARGO_BIN_EXE_async-server"), env!("CARGO_BIN_EXE_tokio-server")];
+const CLIENTS: [&str; 3] =
+    [env!("CARGO_BIN_EXE_blocking-client"), env!("CARGO_BIN_EXE_async-client"), env!("CARGO_BIN_EXE_tokio-client")];
+const DEMOS: [&str; 3] =
+    [env!("CARGO_BIN_EXE_blocking-demo"), env!("CARGO_BIN_EXE_async-demo"), env!("CARGO_BIN_EXE_tokio-demo")];
 
 /// Every client against every server, `--json` and `--flag=value`: exit 0, and the last line
 /// of stdout is the contract's JSON object with every byte acknowledged and a clean close.

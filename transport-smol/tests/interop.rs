@@ -102,7 +102,7 @@ fn async_client_runs_the_seed_against_tungstenite() {
         let inner = ex.clone();
         ex.spawn(async move {
             let flags = ClientFlags { messages: 64, ..ClientFlags::default() };
-            on_smol::run_client(&inner, &format!("ws://{addr}/"), &flags, &Output::quiet(), None).await
+            on_smol::run_client(|f| inner.spawn(f), &format!("ws://{addr}/"), &flags, &Output::quiet(), None).await
         })
     })
     .expect("client");
@@ -122,7 +122,7 @@ fn async_and_blocking_transports_interoperate_both_ways() {
             let inner = ex.clone();
             ex.spawn(async move {
                 let flags = ClientFlags { messages: 100, echo, ..ClientFlags::default() };
-                on_smol::run_client(&inner, &url, &flags, &Output::quiet(), None).await
+                on_smol::run_client(|f| inner.spawn(f), &url, &flags, &Output::quiet(), None).await
             })
         })
         .expect("async client");

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
+use wsduplex_core::Connection;
 use wsduplex_core::driver::{
     Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
 };
-use wsduplex_core::{Accept, Connection, WsUrl};
 
 use crate::Stream;
 
@@ -278,20 +278,17 @@ impl<S: Stream> Shared<S> {
 
 wsduplex_core::socket_api!(blocking, Stream = TcpStream);
 
-/// Connects to a `ws://` URL over TCP and performs the opening handshake.
-pub fn connect(url: &str, config: SocketConfig) -> Result<WebSocket<TcpStream>, SocketError> {
-    let url = WsUrl::parse(url)?;
-    let mut last = io::Error::new(ErrorKind::NotFound, format!("{} resolves to no address", url.address));
-    for a in resolve(&url.address, config.connect_timeout)? {
-        match TcpStream::connect_timeout(&a, config.connect_timeout) {
-            Ok(stream) => {
-                stream.set_nodelay(true)?;
-                return connect_with(stream, url.request(), config);
-            }
+/// A TCP connection to `address` (each of its addresses in turn), within `timeout` for the
+/// lookup and for each attempt.
+fn connect_tcp(address: &str, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(ErrorKind::NotFound, format!("{address} resolves to no address"));
+    for a in resolve(address, timeout)? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(stream) => return Ok(stream),
             Err(e) => last = e,
         }
     }
-    Err(SocketError::Io(last))
+    Err(last)
 }
 
 /// Resolves `host:port`, waiting at most `timeout`: the system resolver blocks without a bound
@@ -306,12 +303,6 @@ fn resolve(address: &str, timeout: Duration) -> io::Result<Vec<std::net::SocketA
         let _ = tx.send(owned.to_socket_addrs().map(Vec::from_iter));
     });
     rx.recv_timeout(timeout).unwrap_or_else(|_| Err(io::Error::new(ErrorKind::TimedOut, "name resolution timed out")))
-}
-
-/// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request.
-pub fn accept(stream: TcpStream, config: SocketConfig) -> Result<WebSocket<TcpStream>, SocketError> {
-    stream.set_nodelay(true)?;
-    accept_with(stream, config, |_| Ok(Accept::default()))
 }
 
 #[cfg(test)]

@@ -9,13 +9,16 @@
 //!   for room (each write bounded by the write timeout);
 //! - `[async] fn drive<T>(&self, goal) -> Result<T, SocketError>`: drives rounds until `goal`
 //!   returns a value (see the [driver's docs](crate::driver));
-//! - `[async] fn abort(&self)`.
+//! - `[async] fn abort(&self)`;
+//!
+//! and beside it `[async] fn connect_tcp(address: &str, timeout: Duration) -> io::Result<T>`
+//! for its TCP stream type `T`, the default stream type given to the macro.
 //!
 //! So the three transports have the same names, the same shape and the same documentation,
 //! differing only in `async`: a method changes once for all of them.
 
-/// Generates a transport's `Handle`, `WebSocket`, `Sender`, `Receiver`, `connect_with` and
-/// `accept_with` (see the module
+/// Generates a transport's `Handle`, `WebSocket`, `Sender`, `Receiver`, `connect`, `accept`,
+/// `connect_with` and `accept_with` (see the module
 /// docs of `wsduplex_core::driver::api`). `socket_api!(blocking, Stream = TcpStream)` or
 /// `socket_api!(async, AsyncStream = TcpStream)`: the bound on the stream type, and its
 /// default.
@@ -95,6 +98,27 @@ macro_rules! socket_api {
             pub fn request(&self) -> Option<&$crate::Request> {
                 self.opened.request()
             }
+        }
+
+        /// Connects to a `ws://` URL over TCP (within `SocketConfig::connect_timeout`) and
+        /// performs the opening handshake.
+        pub $($a)? fn connect(
+            url: &str,
+            config: $crate::driver::SocketConfig,
+        ) -> Result<WebSocket<$default>, $crate::driver::SocketError> {
+            let url = $crate::WsUrl::parse(url)?;
+            let stream = connect_tcp(&url.address, config.connect_timeout)$(.$aw)??;
+            stream.set_nodelay(true)?;
+            connect_with(stream, url.request(), config)$(.$aw)?
+        }
+
+        /// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request.
+        pub $($a)? fn accept(
+            stream: $default,
+            config: $crate::driver::SocketConfig,
+        ) -> Result<WebSocket<$default>, $crate::driver::SocketError> {
+            stream.set_nodelay(true)?;
+            accept_with(stream, config, |_| Ok($crate::Accept::default()))$(.$aw)?
         }
 
         /// Performs the client's opening handshake over a stream the caller connected (TLS, a

@@ -1,9 +1,13 @@
 //! The socket's own rules, over real loopback sockets.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
 use async_net::TcpListener;
-use futures_lite::AsyncReadExt;
-use wsduplex_core::Outcome;
-use wsduplex_core::driver::goal;
+use futures_lite::{AsyncReadExt, future};
+use wsduplex_core::driver::{SocketConfig, goal};
+use wsduplex_core::{Connection, Outcome};
 
 use super::*;
 

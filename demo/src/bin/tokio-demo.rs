@@ -1,0 +1,5 @@
+//! `tokio-demo` (DESIGN.md "Demo binaries"): `--help` says the rest.
+
+fn main() -> std::process::ExitCode {
+    wsduplex_demo::on_tokio::demo_main()
+}

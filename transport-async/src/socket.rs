@@ -1,0 +1,360 @@
+//! The async socket: the driver behind a (never awaited-across) mutex, async locks for the
+//! read and write halves, and a notification for whoever waits while another task reads.
+//! What to do is the driver's to say (`wsduplex_core::driver`); how to wait is the runtime's
+//! ([`Io`]); this file only awaits.
+
+use std::cell::RefCell;
+use std::io::{self, ErrorKind, IoSlice};
+use std::net::Shutdown;
+use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_lock::Mutex;
+use event_listener::Event as Notify;
+use futures_lite::future;
+use wsduplex_core::Connection;
+use wsduplex_core::driver::{
+    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
+};
+
+use crate::{Io, timed};
+
+thread_local! {
+    /// The buffer reads land in, one per thread: bytes go to the core (which keeps what it
+    /// needs) in the same poll that read them, so no connection holds a read buffer of its own
+    /// and an idle one costs only what the core keeps.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+struct ReadSide<H> {
+    stream: H,
+    size: usize,
+}
+
+impl<H: Io> ReadSide<H> {
+    /// Reads once into the thread's scratch buffer and hands the result to the driver in the
+    /// same poll: nothing stays in the buffer between reads, and a future dropped after this
+    /// returns loses nothing.
+    fn poll_into(&mut self, cx: &mut Context<'_>, driver: &SyncMutex<Driver>) -> Poll<()> {
+        let stream = &mut self.stream;
+        with_scratch(self.size, |buf| match stream.poll_read(cx, buf) {
+            Poll::Ready(res) => {
+                lock(driver).on_read(Instant::now(), res.map(|n| &buf[..n]));
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        })
+    }
+
+    /// Reads what has arrived without waiting (through the readiness handle, so no task's
+    /// wakeup registration changes) and hands it to the driver.
+    fn try_read_into(&mut self, driver: &SyncMutex<Driver>) {
+        with_scratch(self.size, |buf| {
+            let res = self.stream.try_read(buf);
+            lock(driver).on_read(Instant::now(), res.map(|n| &buf[..n]));
+        })
+    }
+}
+
+/// Runs `f` on `size` bytes of the thread's scratch buffer.
+fn with_scratch<R>(size: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let run = |buf: &mut Vec<u8>| {
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        f(&mut buf[..size])
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => run(&mut buf),
+        // A stream that polls another connection inside its own poll: a buffer of its own.
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// `f`'s output, or never without an `f`.
+async fn or_never<F: Future>(f: Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
+        None => future::pending().await,
+    }
+}
+
+fn lock<T>(m: &SyncMutex<T>) -> SyncGuard<'_, T> {
+    // A panic in another task must not take this connection down with it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+struct WriteSide<H> {
+    stream: H,
+    outbox: Outbox,
+    /// The write side of a stream that is not a socket was closed (`poll_close`).
+    closed: bool,
+}
+
+impl<H: Io> WriteSide<H> {
+    /// One vectored write of everything queued (the slices live only inside the poll).
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); Outbox::MAX_SLICES];
+        let n = self.outbox.slices(&mut slices);
+        self.stream.poll_write_vectored(cx, &slices[..n])
+    }
+
+    async fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        let result = match self.stream.shutdown_now(how) {
+            Some(r) => r,
+            None if self.closed => Ok(()),
+            None => future::poll_fn(|cx| self.stream.poll_close(cx)).await,
+        };
+        self.closed = true;
+        match result {
+            Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+}
+
+/// One connection's state, shared by the socket's handles (a `WebSocket`, or its `Sender` and
+/// `Receiver`). The methods `wsduplex_core::socket_api!` calls are public; a runtime crate
+/// names it `Shared<S>` for its own stream type (`type Shared<S> = wsduplex_async::Shared<Half<S>>`).
+pub struct Shared<H> {
+    driver: SyncMutex<Driver>,
+    changed: Notify,
+    reader: Mutex<ReadSide<H>>,
+    writer: Mutex<WriteSide<H>>,
+    write_timeout: Duration,
+}
+
+/// What ended a round of `drive`. `Read`: the driver has the result.
+enum Woke {
+    Read,
+    HandedOff,
+    Wrote(Result<(), SocketError>),
+    Timer,
+    Changed,
+}
+
+impl<H: Io> Shared<H> {
+    /// The shared state of a connection over `stream`.
+    pub fn new(stream: H::Stream, conn: Connection, config: &SocketConfig) -> io::Result<Arc<Self>> {
+        let (r, w) = H::pair(stream);
+        Ok(Arc::new(Shared {
+            driver: SyncMutex::new(Driver::new(conn)),
+            changed: Notify::new(),
+            reader: Mutex::new(ReadSide { stream: r, size: config.read_buffer_size.max(1) }),
+            writer: Mutex::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
+            write_timeout: config.write_timeout,
+        }))
+    }
+
+    /// The driver, locked (never across an await).
+    pub fn driver(&self) -> SyncGuard<'_, Driver> {
+        lock(&self.driver)
+    }
+
+    /// Wakes every task waiting for a change.
+    pub fn notify(&self) {
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Carries out the write side's steps until nothing is queued. Progress is recorded
+    /// after every write, so a future dropped here loses nothing: the next writer resumes at
+    /// the same byte. `timeout` bounds each write that makes no progress; `None` for whoever
+    /// only writes what goes now.
+    async fn write_out(&self, w: &mut WriteSide<H>, timeout: Option<Duration>) -> Result<(), SocketError> {
+        loop {
+            let result = match w.outbox.next(|o| self.driver().refill(o)) {
+                WriteStep::Idle => {
+                    let flushed = future::poll_fn(|cx| w.stream.poll_flush(cx)).await;
+                    return flushed.map_err(|e| self.write_failed(w, e));
+                }
+                WriteStep::Shutdown(how) => {
+                    let shut = w.shutdown(how).await;
+                    self.notify();
+                    match shut {
+                        Ok(()) => continue,
+                        Err(e) => return Err(self.write_failed(w, e)),
+                    }
+                }
+                WriteStep::Write => {
+                    let write = future::poll_fn(|cx| w.poll_write_queued(cx));
+                    match timeout {
+                        Some(limit) => timed::<H, _>(limit, "write timed out", write).await,
+                        None => write.await,
+                    }
+                }
+            };
+            match w.outbox.on_write(result, timeout.is_some()) {
+                Written::Progress if timeout.is_some() && self.driver().wrote() => self.take_handed_off_input(),
+                Written::Progress | Written::Again | Written::WouldBlock => {}
+                Written::Failed(e) => return Err(self.write_failed(w, e)),
+            }
+        }
+    }
+
+    /// Reads the input a reader left to the writing tasks (see the driver's docs), between
+    /// two writes, when this task does not hold the socket: a reader that tried a `recv`
+    /// while another thread's `send` held the socket's lock would block its executor thread
+    /// in the kernel.
+    fn take_handed_off_input(&self) {
+        // A reader holding the read side reads itself.
+        let Some(mut r) = self.reader.try_lock() else { return };
+        if !self.driver().take_handoff() {
+            return;
+        }
+        r.try_read_into(&self.driver);
+        drop(r);
+        self.notify();
+    }
+
+    fn write_failed(&self, w: &mut WriteSide<H>, e: io::Error) -> SocketError {
+        let error = self.driver().write_failed(Instant::now(), &mut w.outbox, e);
+        let _ = w.stream.shutdown_now(Shutdown::Both);
+        w.closed = true;
+        self.notify();
+        error
+    }
+
+    /// Writes all queued output, waiting (each write bounded by the write timeout) on a slow
+    /// peer. Application calls (sends, closes) use it.
+    pub async fn flush(&self) -> Result<(), SocketError> {
+        // Dropped with the future too: a cancelled flush is no longer writing.
+        let _writing = Writing::new(self);
+        loop {
+            let mut w = self.writer.lock().await;
+            self.write_out(&mut w, Some(self.write_timeout)).await?;
+            // No notification: the outbox is empty (nobody's output is stranded) and a
+            // shutdown was announced where it was written. A task waiting in `drive` would only
+            // try a read, which contends for the socket with the next send for nothing.
+            drop(w);
+            if !self.driver().connection().has_transmit() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes what goes without waiting, unless another task is writing.
+    async fn try_flush(&self) -> Result<(), SocketError> {
+        if let Some(mut w) = self.writer.try_lock() {
+            if let Some(Err(e)) = future::poll_once(self.write_out(&mut w, None)).await {
+                return Err(e);
+            }
+            self.notify();
+        }
+        Ok(())
+    }
+
+    /// Drives the connection until `goal` returns a value. Each round races the read (when
+    /// no other task reads), pending writes (when no other task writes), the connection's
+    /// next deadline and a notification from another task.
+    pub async fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
+        loop {
+            let (mut changed, mut flushed) = (None, false);
+            let (deadline, has_output, plan) = loop {
+                let (next, has_output, plan) = {
+                    let mut d = self.driver();
+                    let next = d.poll_goal(&mut goal, flushed);
+                    (next, d.connection().has_transmit(), d.may_read().then(|| d.read_plan(true)))
+                };
+                match next {
+                    Next::Ready { value, flush } => {
+                        if flush {
+                            self.try_flush().await?;
+                        }
+                        return Ok(value);
+                    }
+                    Next::Flush => {
+                        self.try_flush().await?;
+                        flushed = true;
+                    }
+                    Next::Wait { deadline } if changed.is_some() => break (deadline, has_output, plan),
+                    // Listen, then look again: no notification in between is lost. Calls that
+                    // find an event waiting (most of them) need no listener at all.
+                    Next::Wait { .. } => changed = Some(self.changed.listen()),
+                }
+            };
+            let mut reader = if plan.is_some() { self.reader.try_lock() } else { None };
+            let mut writer = self.writer.try_lock().filter(|w| has_output || !w.outbox.is_empty());
+            let woke = {
+                let read = async {
+                    match reader.as_mut() {
+                        Some(r) if r.stream.is_socket() && plan == Some(ReadPlan::WaitReadable) => {
+                            if let Err(e) = r.stream.readable().await {
+                                self.driver().on_read(Instant::now(), Err(e));
+                            } else if self.driver().on_readable() == Readable::HandOff {
+                                return Woke::HandedOff;
+                            } else {
+                                r.try_read_into(&self.driver);
+                            }
+                            Woke::Read
+                        }
+                        Some(r) => {
+                            future::poll_fn(|cx| r.poll_into(cx, &self.driver)).await;
+                            Woke::Read
+                        }
+                        None => future::pending().await,
+                    }
+                };
+                let write = async { Woke::Wrote(or_never(writer.as_mut().map(|w| self.write_out(w, None))).await) };
+                let timer = async {
+                    or_never(deadline.map(H::sleep_until)).await;
+                    Woke::Timer
+                };
+                let changed = async {
+                    or_never(changed).await;
+                    Woke::Changed
+                };
+                future::or(read, future::or(write, future::or(timer, changed))).await
+            };
+            drop(reader);
+            drop(writer);
+            match woke {
+                Woke::HandedOff => {
+                    self.await_handoff().await;
+                    continue;
+                }
+                Woke::Wrote(Err(e)) => return Err(e),
+                Woke::Read | Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => {}
+            }
+            self.driver().on_timer(Instant::now());
+            self.notify();
+        }
+    }
+
+    /// Waits for the writing task to take the input left to it, at most [`HANDOFF_WAIT`].
+    async fn await_handoff(&self) {
+        let taken = self.changed.listen();
+        if self.driver().is_handed_off() {
+            future::or(taken, H::sleep_until(Instant::now() + HANDOFF_WAIT)).await;
+        }
+    }
+
+    /// Gives up: no Close frame; the stream is shut down at once.
+    pub async fn abort(&self) {
+        self.driver().abort();
+        if let Some(mut w) = self.writer.try_lock() {
+            // Abandon a half-written frame: nothing more goes out after an abort.
+            w.outbox.clear();
+        }
+        let _ = self.try_flush().await;
+        self.notify();
+    }
+}
+
+/// Counts a task as writing for as long as it lives; at the end, takes any input left to it.
+struct Writing<'a, H: Io>(&'a Shared<H>);
+
+impl<'a, H: Io> Writing<'a, H> {
+    fn new(shared: &'a Shared<H>) -> Self {
+        shared.driver().start_writing();
+        Writing(shared)
+    }
+}
+
+impl<H: Io> Drop for Writing<'_, H> {
+    fn drop(&mut self) {
+        if self.0.driver().stop_writing() {
+            self.0.take_handed_off_input();
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Async transport for [`wsduplex_core`] on tokio: drives the sans-IO machine over a
+//! [`tokio::net::TcpStream`] (or any tokio `AsyncRead + AsyncWrite` stream, TLS included), the
+//! twin of `wsduplex-smol` and `wsduplex-std` with the same names and shape. Native tokio: its
+//! sockets' readiness, its timer, its wakeups — no compatibility layer, no second reactor.
+//! Works on the multi-threaded and on the current-thread runtime.
+//!
+//! ```no_run
+//! use wsduplex_tokio::{SocketConfig, Event, Message, connect};
+//!
+//! # async fn run() -> Result<(), wsduplex_tokio::SocketError> {
+//! let ws = connect("ws://127.0.0.1:9000/", SocketConfig::default()).await?;
+//! let (tx, rx) = ws.split();
+//! let reader = tokio::spawn(async move {
+//!     // Replies keep arriving after our Close, until the server's own Close.
+//!     while let Some(event) = rx.recv().await? {
+//!         if let Event::Message(Message::Text(t)) = event {
+//!             print!("{t}");
+//!         }
+//!     }
+//!     Ok::<_, wsduplex_tokio::SocketError>(rx.outcome())
+//! });
+//! for _ in 0..1024 {
+//!     tx.send_binary(vec![0u8; 128 << 10]).await?;
+//! }
+//! tx.close(1000, "").await?; // close-output: the reader still gets the final tally
+//! let outcome = reader.await.expect("reader task")?;
+//! assert!(outcome.is_some_and(|o| o.is_clean()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Tasks.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
+//! [`Sender`] and a [`Receiver`] for two tasks. Any future that waits drives the connection:
+//! it races the read, pending writes, the core's next deadline (a tokio timer) and a
+//! notification from the other half. Reading never waits on a write, so two peers streaming at
+//! each other cannot stall each other. The async socket is written once, in `wsduplex-async`,
+//! for tokio and smol alike; this crate only says how tokio reads, writes and sleeps.
+//!
+//! **Cancellation.** Every method is cancel-safe: dropping its future at any await point (in
+//! `tokio::select!`, under `tokio::time::timeout`) loses no data and leaves the socket usable.
+//! Received bytes are handed to the core in the same poll that read them (events stay queued
+//! for the next `recv`); a message is either queued whole or not at all (a queued one goes out
+//! with the next operation that writes: any send, recv or close); a partly written buffer is
+//! resumed exactly where it stopped.
+//!
+//! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out
+//! with the next `send`, `flush` or `close`, or when `recv` has handed out every event already
+//! received. All queued frames leave in one vectored write.
+//!
+//! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
+//! read; each write is bounded by [`SocketConfig::write_timeout`]; the core refuses to queue
+//! more than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
+
+mod socket;
+mod stream;
+
+pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use stream::AsyncStream;
+pub use wsduplex_core::OsKeys;
+pub use wsduplex_core::driver::{SocketConfig, SocketError};
+pub use wsduplex_core::{
+    Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes,
+};

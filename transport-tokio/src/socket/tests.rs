@@ -1,0 +1,47 @@
+//! The socket's own rules, over real loopback sockets, on tokio (the twins of the other
+//! transports' tests).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use wsduplex_core::driver::{SocketConfig, goal};
+use wsduplex_core::{Connection, Event, Outcome};
+
+use super::*;
+
+async fn pair(conn: Connection) -> (Arc<Shared<TcpStream>>, TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let stream = TcpStream::connect(listener.local_addr().expect("address")).await.expect("connect");
+    let (peer, _) = listener.accept().await.expect("accept");
+    // A second handle to our socket, to see what the transport did to it.
+    let ours = TcpStream::from_std(socket2::SockRef::from(&stream).try_clone().expect("dup").into()).expect("ours");
+    (Shared::new(stream, conn, &SocketConfig::default()).expect("socket"), ours, peer)
+}
+
+/// A writing task that takes the end of the input between two writes leaves the core's
+/// Disconnect for the receiver to write; the receiver writes it and must then see that the
+/// connection is over, not wait for a timer.
+#[tokio::test]
+async fn recv_ends_as_soon_as_it_writes_the_disconnect_itself() {
+    let (shared, _ours, _peer) = pair(Connection::server_established(Default::default(), Instant::now())).await;
+    shared.driver().on_read(Instant::now(), Ok(&[])); // the end of the input, as a writer takes it
+    let closed = shared.driver().connection_mut().poll_event();
+    assert!(matches!(closed, Some(Event::Closed(Outcome::Abnormal))), "{closed:?}; the Disconnect is left queued");
+    let start = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), shared.drive(goal::event)).await;
+    assert!(matches!(ended, Ok(Ok(None))), "recv did not end: {ended:?}");
+    assert!(start.elapsed() < Duration::from_secs(1), "recv waited {:?}", start.elapsed());
+}
+
+/// The Disconnect shuts a socket down both ways (the driver's rule): after an abort our own
+/// handle of the socket reads the end at once although the peer is silent.
+#[tokio::test]
+async fn abort_shuts_the_socket_down_both_ways() {
+    let (shared, mut ours, _peer) = pair(Connection::server_established(Default::default(), Instant::now())).await;
+    shared.abort().await;
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), ours.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0))), "our read side is still open: {read:?}");
+}

@@ -1,0 +1,173 @@
+//! What tokio provides for a stream ([`wsduplex_async::Io`]): the two halves a socket is read
+//! and written through, and tokio's timer.
+
+use std::future::Future;
+use std::io::{self, ErrorKind, IoSlice};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+#[cfg(unix)]
+use tokio::net::UnixStream;
+use wsduplex_async::{both, downcast, poll_locked};
+
+/// What a stream must be: readable and writable from two tasks at once through its halves.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
+
+/// One of the two handles to the stream: the read side polls one for reading, the write side
+/// the other for writing. A TCP or Unix socket is simply shared (reads and writes never wait
+/// for each other, and it can wait for input without reading it: tokio's readiness API on
+/// `&TcpStream`); any other stream (TLS ...) is shared behind a lock held only inside a poll.
+/// Unlike `tokio::io::split`, writes stay vectored.
+pub(crate) struct Half<S>(Inner<S>);
+
+enum Inner<S> {
+    Tcp(Arc<TcpStream>),
+    #[cfg(unix)]
+    Unix(Arc<UnixStream>),
+    Locked(Arc<Mutex<S>>),
+}
+
+/// The readiness API both tokio socket types share, so each operation is written once.
+trait Socket: Sync {
+    fn poll_ready(&self, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>>;
+    fn try_read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn try_write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+macro_rules! socket {
+    ($t:ty) => {
+        impl Socket for $t {
+            fn poll_ready(&self, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>> {
+                if write { self.poll_write_ready(cx) } else { self.poll_read_ready(cx) }
+            }
+            fn try_read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.try_read(buf)
+            }
+            fn try_write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                self.try_write_vectored(bufs)
+            }
+        }
+    };
+}
+socket!(TcpStream);
+#[cfg(unix)]
+socket!(UnixStream);
+
+/// Polls `op` until it stops saying `WouldBlock`: tokio clears the readiness it reported when
+/// the operation finds none, so the next poll registers the task's waker.
+fn poll_io<T>(
+    s: &dyn Socket,
+    cx: &mut Context<'_>,
+    write: bool,
+    mut op: impl FnMut(&dyn Socket) -> io::Result<T>,
+) -> Poll<io::Result<T>> {
+    loop {
+        ready!(s.poll_ready(cx, write))?;
+        match op(s) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+impl<S> Half<S> {
+    fn socket(&self) -> Option<&dyn Socket> {
+        match &self.0 {
+            Inner::Tcp(s) => Some(&**s),
+            #[cfg(unix)]
+            Inner::Unix(s) => Some(&**s),
+            Inner::Locked(_) => None,
+        }
+    }
+
+    fn locked<T>(&self, f: impl FnOnce(Pin<&mut S>) -> Poll<io::Result<T>>) -> Poll<io::Result<T>>
+    where
+        S: Unpin,
+    {
+        match &self.0 {
+            Inner::Locked(s) => poll_locked(s, f),
+            _ => Poll::Ready(Err(ErrorKind::Unsupported.into())),
+        }
+    }
+}
+
+impl<S: AsyncStream> wsduplex_async::Io for Half<S> {
+    type Stream = S;
+
+    fn pair(stream: S) -> (Half<S>, Half<S>) {
+        let socket = downcast(stream).map(|tcp: TcpStream| both(Arc::new(tcp), Inner::Tcp));
+        #[cfg(unix)]
+        let socket = socket.or_else(|s| downcast(s).map(|u: UnixStream| both(Arc::new(u), Inner::Unix)));
+        let (r, w) = socket.unwrap_or_else(|s| both(Arc::new(Mutex::new(s)), Inner::Locked));
+        (Half(r), Half(w))
+    }
+
+    fn is_socket(&self) -> bool {
+        self.socket().is_some()
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        match self.socket() {
+            Some(s) => std::future::poll_fn(|cx| s.poll_ready(cx, false)).await,
+            None => Ok(()),
+        }
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.socket() {
+            Some(s) => s.try_read_now(buf),
+            None => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn shutdown_now(&self, how: Shutdown) -> Option<io::Result<()>> {
+        match &self.0 {
+            Inner::Tcp(s) => Some(socket2::SockRef::from(&**s).shutdown(how)),
+            #[cfg(unix)]
+            Inner::Unix(s) => Some(socket2::SockRef::from(&**s).shutdown(how)),
+            Inner::Locked(_) => None,
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self.socket() {
+            Some(s) => poll_io(s, cx, false, |s| s.try_read_now(buf)),
+            None => self.locked(|s| {
+                let mut read = ReadBuf::new(buf);
+                ready!(s.poll_read(cx, &mut read))?;
+                Poll::Ready(Ok(read.filled().len()))
+            }),
+        }
+    }
+
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self.socket() {
+            Some(s) => poll_io(s, cx, true, |s| s.try_write_now(bufs)),
+            None => self.locked(|s| s.poll_write_vectored(cx, bufs)),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.socket() {
+            Some(_) => Poll::Ready(Ok(())),
+            None => self.locked(|s| s.poll_flush(cx)),
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.socket() {
+            Some(_) => Poll::Ready(Ok(())),
+            None => self.locked(|s| s.poll_shutdown(cx)),
+        }
+    }
+
+    fn sleep_until(at: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at))
+    }
+}
