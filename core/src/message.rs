@@ -135,6 +135,26 @@ pub enum Message {
 }
 
 impl Message {
+    /// A text message (the same constructor as tungstenite's, so code ports as it is).
+    pub fn text(text: impl Into<Text>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
+    /// True for a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// True for a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
     /// Text or binary.
     pub fn kind(&self) -> DataKind {
         match self {
@@ -149,6 +169,11 @@ impl Message {
             Message::Text(t) => t.into_bytes(),
             Message::Binary(b) => b,
         }
+    }
+
+    /// The payload bytes, under tungstenite's name for them.
+    pub fn into_data(self) -> Bytes {
+        self.into_payload()
     }
 
     /// Payload length in bytes.

@@ -25,6 +25,7 @@
 //!   read; each write is bounded by `SocketConfig::write_timeout`; the core refuses to queue
 //!   more than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
 
+mod polling;
 mod socket;
 
 use std::future::Future;
@@ -35,7 +36,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub use polling::{Pending, Polling, SinkOp};
 pub use socket::Shared;
+
+#[doc(hidden)]
+pub use futures_core;
+#[doc(hidden)]
+pub use futures_lite;
+#[doc(hidden)]
+pub use futures_sink;
+
+/// What [`stream_sink!`] names, wherever it expands.
+#[doc(hidden)]
+pub mod reexport {
+    pub use wsduplex_core::driver::{Command, SocketError};
+    pub use wsduplex_core::{CloseFrame, Event, LocalError, Message};
+}
 
 /// What a runtime provides for one stream: two handles to it (one polled for reading, the
 /// other for writing, by two tasks at once) and a timer.

@@ -15,7 +15,7 @@ use event_listener::Event as Notify;
 use futures_lite::future;
 use wsduplex_core::Connection;
 use wsduplex_core::driver::{
-    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
+    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, goal,
 };
 
 use crate::{Io, timed};
@@ -318,6 +318,16 @@ impl<H: Io> Shared<H> {
             }
             self.driver().on_timer(Instant::now());
             self.notify();
+        }
+    }
+
+    /// The next item of the `Stream` impls: a data message, `Ok(None)` from the peer's Close
+    /// on (`wsduplex_core::driver::stream_item_of`).
+    pub async fn next_message(&self) -> Result<Option<wsduplex_core::Message>, SocketError> {
+        loop {
+            if let Some(result) = wsduplex_core::driver::stream_item_of(self.drive(goal::event).await?) {
+                return result;
+            }
         }
     }
 

@@ -467,3 +467,39 @@ fn heavy_two_way_traffic_with_pings_never_stalls() {
     assert!(server_outcome.is_some_and(|o| o.is_clean()));
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }
+
+/// The `futures` traits on smol too: the echo of tokio-tungstenite's examples (`split`, then
+/// the stream of text and binary messages forwarded into the sink), served to a tungstenite
+/// client; the server's stream ends at the client's Close and `forward` closes the sink,
+/// so the close is prompt.
+#[test]
+fn stream_and_sink_forward_an_echo() {
+    use futures_util::{StreamExt, TryStreamExt, future};
+    let (echoed, close_took) = run(|ex| {
+        ex.spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let client = thread::spawn(move || {
+                let (mut ws, _) = tungstenite::connect(format!("ws://{addr}/")).expect("connect");
+                for i in 0..50u8 {
+                    ws.send(TMessage::binary(vec![i; 10])).expect("send");
+                }
+                let echoed: Vec<_> = (0..50).map(|_| ws.read().expect("echo").into_data()).collect();
+                let t0 = Instant::now();
+                ws.close(None).expect("close");
+                while ws.read().is_ok() {}
+                (echoed, t0.elapsed())
+            });
+            let (stream, _) = listener.accept().await.expect("accept");
+            let ws = accept(stream, SocketConfig::default()).await.expect("handshake");
+            let (write, read) = ws.split();
+            read.try_filter(|msg| future::ready(msg.is_text() || msg.is_binary()))
+                .forward(write)
+                .await
+                .expect("forward");
+            client.join().expect("client")
+        })
+    });
+    assert_eq!(echoed, (0..50u8).map(|i| vec![i; 10].into()).collect::<Vec<bytes::Bytes>>());
+    assert!(close_took < Duration::from_millis(500), "{close_took:?}");
+}

@@ -276,6 +276,9 @@ impl<S: Stream> Shared<S> {
     }
 }
 
+/// A blocking handle keeps nothing in flight between calls.
+type Polling = ();
+
 wsduplex_core::socket_api!(blocking, Stream = TcpStream);
 
 /// A TCP connection to `address` (each of its addresses in turn), within `timeout` for the

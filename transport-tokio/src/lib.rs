@@ -43,6 +43,16 @@
 //! with the next operation that writes: any send, recv or close); a partly written buffer is
 //! resumed exactly where it stopped.
 //!
+//! **`futures` traits.** [`WebSocket`] and [`Receiver`] are `Stream`s of data messages that end
+//! at the peer's Close; [`WebSocket`] and [`Sender`] are `Sink<Message>`s (`start_send` feeds,
+//! `poll_flush` writes, `poll_close` sends our Close and writes it). Code written with
+//! `StreamExt` / `SinkExt` for tokio-tungstenite's `WebSocketStream` ports by changing its
+//! imports and its handshake call (`tests/ported.rs` in wsduplex-tokio ports tokio-tungstenite's
+//! echo example: `read.try_filter(..).forward(write)` closes promptly). Two names differ:
+//! `split()` is our own (it gives the `Sender` and `Receiver`, the sink and the stream), and
+//! so is `Sender::close(code, reason)`: a sink's close is `SinkExt::close(&mut tx)`.
+//! [`Receiver::into_stream`] gives every event instead.
+//!
 //! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out
 //! with the next `send`, `flush` or `close`, or when `recv` has handed out every event already
 //! received. All queued frames leave in one vectored write.

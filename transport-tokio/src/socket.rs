@@ -13,7 +13,11 @@ use crate::stream::{AsyncStream, Half};
 /// The connection's state behind every handle, over tokio.
 type Shared<S> = wsduplex_async::Shared<Half<S>>;
 
+/// What each handle keeps in flight for its `Stream` and `Sink` impls.
+type Polling = wsduplex_async::Polling;
+
 wsduplex_core::socket_api!(async, AsyncStream = TcpStream);
+wsduplex_async::stream_sink!(AsyncStream);
 
 /// A TCP connection to `address`, within `timeout`.
 async fn connect_tcp(address: &str, timeout: Duration) -> io::Result<TcpStream> {

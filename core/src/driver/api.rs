@@ -12,7 +12,9 @@
 //! - `[async] fn abort(&self)`;
 //!
 //! and beside it `[async] fn connect_tcp(address: &str, timeout: Duration) -> io::Result<T>`
-//! for its TCP stream type `T`, the default stream type given to the macro.
+//! for its TCP stream type `T`, the default stream type given to the macro, and `Polling`
+//! (`Default`): what each handle keeps in flight for the `Stream` and `Sink` impls of the
+//! async transports (`wsduplex_async::Polling`); `()` for the blocking one.
 //!
 //! So the three transports have the same names, the same shape and the same documentation,
 //! differing only in `async`: a method changes once for all of them.
@@ -67,16 +69,22 @@ macro_rules! socket_api {
         pub struct WebSocket<S: $bound = $default> {
             handle: Handle<S>,
             opened: $crate::driver::Opened,
+            #[allow(dead_code)] // the blocking transport polls nothing
+            polling: Polling,
         }
 
         /// The sending half of a split [`WebSocket`].
         pub struct Sender<S: $bound = $default> {
             handle: Handle<S>,
+            #[allow(dead_code)] // the blocking transport polls nothing
+            polling: Polling,
         }
 
         /// The receiving half of a split [`WebSocket`].
         pub struct Receiver<S: $bound = $default> {
             handle: Handle<S>,
+            #[allow(dead_code)] // the blocking transport polls nothing
+            polling: Polling,
         }
 
         impl<S: $bound> WebSocket<S> {
@@ -86,7 +94,10 @@ macro_rules! socket_api {
 
             /// Splits into a sending and a receiving half.
             pub fn split(self) -> (Sender<S>, Receiver<S>) {
-                (Sender { handle: self.handle.clone() }, Receiver { handle: self.handle })
+                (
+                    Sender { handle: self.handle.clone(), polling: Polling::default() },
+                    Receiver { handle: self.handle, polling: Polling::default() },
+                )
             }
 
             /// Client: the server's response.
@@ -133,7 +144,7 @@ macro_rules! socket_api {
             let shared = Shared::new(stream, conn, &config)?;
             shared.flush()$(.$aw)??;
             let response = shared.drive($crate::driver::goal::connected)$(.$aw)???;
-            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Client(response) })
+            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Client(response), polling: Polling::default() })
         }
 
         /// Accepts a WebSocket on a stream; `decide` sees the request and chooses a
@@ -151,7 +162,7 @@ macro_rules! socket_api {
             let flushed = shared.flush()$(.$aw)?;
             let request = answered?;
             flushed?;
-            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Server(request) })
+            Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Server(request), polling: Polling::default() })
         }
 
         impl<S: $bound> Sender<S> {

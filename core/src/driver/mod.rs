@@ -276,6 +276,19 @@ pub mod goal {
     }
 }
 
+/// The async transports' `Stream` of data messages, over what `recv` returned: as
+/// [`message_of`], except that the stream ends (`Some(Ok(None))`) at the peer's Close. The
+/// peer sends nothing after it (RFC 6455 §5.5.1), and the code that drains a stream and then
+/// closes its sink — `StreamExt::forward`, the echo of tokio-tungstenite's examples — replies
+/// at once instead of at the `CloseReply::Deadline`. The `Sender` can still send final
+/// replies before closing.
+pub fn stream_item_of(event: Option<Event>) -> Option<Result<Option<Message>, SocketError>> {
+    match event {
+        Some(Event::CloseReceived { .. }) => Some(Ok(None)),
+        other => message_of(other),
+    }
+}
+
 /// `recv_message`'s filter over what `recv` returned: `Some` ends the call with that result
 /// (a message; `None` after a clean close; [`SocketError::Closed`] after any other end),
 /// `None` skips the event (pings, pongs, boundaries, the peer's Close, a clean `Closed`).

@@ -314,6 +314,19 @@ fn recv_message_keeps_messages_and_ends_on_any_close() {
     assert!(message_of(Some(Event::Closed(clean))).is_none(), "the clean end is the None after it");
     assert!(matches!(message_of(None), Some(Ok(None))));
     assert!(matches!(message_of(Some(Event::Closed(Outcome::Abnormal))), Some(Err(SocketError::Closed(_)))));
+    let close = || Some(Event::CloseReceived { frame: CloseFrame::normal(), remainder: 0 });
+    assert!(message_of(close()).is_none(), "recv_message goes on to the end");
+}
+
+/// The `Stream` of the async transports ends at the peer's Close, so that code which then
+/// closes the sink (`forward`) replies at once; otherwise it filters as `recv_message`.
+#[test]
+fn the_stream_of_messages_ends_at_the_peers_close() {
+    let close = Some(Event::CloseReceived { frame: CloseFrame::normal(), remainder: 0 });
+    assert!(matches!(stream_item_of(close), Some(Ok(None))));
+    assert!(matches!(stream_item_of(Some(Event::Message(Message::Text(Text::from("m"))))), Some(Ok(Some(_)))));
+    assert!(stream_item_of(Some(Event::Ping(Bytes::new()))).is_none());
+    assert!(matches!(stream_item_of(Some(Event::Closed(Outcome::Abnormal))), Some(Err(SocketError::Closed(_)))));
 }
 
 #[test]

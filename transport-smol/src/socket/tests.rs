@@ -7,7 +7,7 @@ use async_io::Timer;
 use async_net::TcpListener;
 use futures_lite::{AsyncReadExt, future};
 use wsduplex_core::driver::{SocketConfig, goal};
-use wsduplex_core::{Connection, Outcome};
+use wsduplex_core::{Connection, Event, Outcome};
 
 use super::*;
 

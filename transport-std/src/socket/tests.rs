@@ -35,7 +35,7 @@ fn recv_ends_as_soon_as_it_writes_the_disconnect_itself() {
 #[test]
 fn abort_wakes_a_receiver_blocked_in_a_read_on_a_silent_peer() {
     let (shared, _peer) = pair(Connection::server_established(Default::default(), Instant::now()));
-    let ws = WebSocket { handle: Handle(shared), opened: Opened::Server(test_request()) };
+    let ws = WebSocket { handle: Handle(shared), opened: Opened::Server(test_request()), polling: () };
     let (tx, rx) = ws.split();
     let receiver = std::thread::spawn(move || {
         let events: Vec<_> = std::iter::from_fn(|| rx.recv().expect("recv")).collect();
