@@ -179,32 +179,40 @@ pub fn request_bytes(req: &ClientRequest, key: &str) -> Result<Vec<u8>, LocalErr
     Ok(s.into_bytes())
 }
 
+/// Header lines as the checks see them, whoever parsed them (httparse here, or an HTTP
+/// server's `http::HeaderMap`): name and raw value.
+type Lines<'a> = [(&'a str, &'a [u8])];
+
+fn lines<'a>(headers: &'a [httparse::Header<'a>]) -> Vec<(&'a str, &'a [u8])> {
+    headers.iter().map(|h| (h.name, h.value)).collect()
+}
+
 /// Comma-separated tokens of every header line called `name` (RFC 7230 §7 list syntax).
-fn tokens<'a>(headers: &'a [httparse::Header<'a>], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+fn tokens<'a>(headers: &'a Lines<'a>, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .filter_map(|(_, v)| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
 
-fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+fn has_token(headers: &Lines<'_>, name: &str, token: &str) -> bool {
     tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
 }
 
-fn single<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
-    let mut it = headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name));
+fn single<'a>(headers: &'a Lines<'a>, name: &str) -> Option<&'a str> {
+    let mut it = headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
     let first = it.next()?;
     if it.next().is_some() {
         return None;
     }
-    std::str::from_utf8(first.value).ok().map(str::trim)
+    std::str::from_utf8(first.1).ok().map(str::trim)
 }
 
-fn owned(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
-    headers.iter().map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned())).collect()
+fn owned(headers: &Lines<'_>) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| ((*n).to_owned(), String::from_utf8_lossy(v).into_owned())).collect()
 }
 
 fn parse_error(e: httparse::Error) -> HandshakeError {
@@ -240,7 +248,7 @@ pub fn parse_response(
     if code != 101 {
         return Err(HandshakeError::Rejected(code));
     }
-    let h = &*res.headers;
+    let h = &lines(res.headers)[..];
     if !has_token(h, "Upgrade", "websocket") {
         return Err(HandshakeError::Header("Upgrade"));
     }
@@ -267,14 +275,25 @@ pub fn parse_request(buf: &[u8], max_size: usize) -> Result<Option<(Request, usi
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut storage);
     let Some(n) = head_len(req.parse(buf), buf.len(), max_size)? else { return Ok(None) };
-    let method = req.method.unwrap_or_default();
+    let h = lines(req.headers);
+    let request =
+        validate_request(req.method.unwrap_or_default(), req.version == Some(1), req.path.unwrap_or("/"), &h)?;
+    Ok(Some((request, n)))
+}
+
+/// The checks of RFC 6455 §4.2.1 on a request head, whoever parsed it.
+pub(crate) fn validate_request(
+    method: &str,
+    http_1_1: bool,
+    path: &str,
+    h: &Lines<'_>,
+) -> Result<Request, HandshakeError> {
     if method != "GET" {
         return Err(HandshakeError::Method(method.to_owned()));
     }
-    if req.version != Some(1) {
+    if !http_1_1 {
         return Err(HandshakeError::Version);
     }
-    let h = &*req.headers;
     if single(h, "Host").is_none_or(str::is_empty) {
         return Err(HandshakeError::Header("Host"));
     }
@@ -292,14 +311,13 @@ pub fn parse_request(buf: &[u8], max_size: usize) -> Result<Option<(Request, usi
         .filter(|k| BASE64.decode(k.as_bytes()).is_ok_and(|raw| raw.len() == 16))
         .ok_or(HandshakeError::Header("Sec-WebSocket-Key"))?
         .to_owned();
-    let request = Request {
-        path: req.path.unwrap_or("/").to_owned(),
+    Ok(Request {
+        path: path.to_owned(),
         headers: owned(h),
         key,
         subprotocols: tokens(h, "Sec-WebSocket-Protocol").map(str::to_owned).collect(),
         extensions: tokens(h, "Sec-WebSocket-Extensions").map(str::to_owned).collect(),
-    };
-    Ok(Some((request, n)))
+    })
 }
 
 /// The 101 response accepting `req` (RFC 6455 §4.2.2 item 5).

@@ -12,6 +12,7 @@ mod keys;
 mod message;
 mod state;
 mod timer;
+mod upgrade;
 mod utf8;
 
 pub use accounting::{Counters, Stats};
@@ -26,6 +27,11 @@ pub use keys::OsKeys;
 pub use keys::{KeySource, SeededKeys};
 pub use message::{Chunk, DataKind, Message, Text};
 pub use state::State;
+pub use upgrade::{accept_response, reject_response};
+
+/// Re-exported: the HTTP types of the handshake's edges (`Request: TryFrom<&http::Request<B>>`,
+/// [`accept_response`], [`reject_response`]).
+pub use http;
 
 /// Re-exported so callers build payloads with the same `Bytes` type.
 pub use bytes;

@@ -32,7 +32,8 @@ macro_rules! async_seed {
         }
 
         /// Runs the seed client against `url`: streams in this task while another (started by
-        /// `spawn`) reads the replies, closes as chosen, reads until the server's Close.
+        /// `spawn`, which must start it at once) reads the replies, closes as chosen, reads
+        /// until the server's Close.
         pub async fn run_client<R: Future<Output = Result<SeedClient, $krate::SocketError>>>(
             spawn: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = Result<SeedClient, $krate::SocketError>> + Send>>) -> R,
             url: &str,

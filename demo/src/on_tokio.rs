@@ -16,11 +16,13 @@ use crate::seed::{self, Reaction, SeedClient, SeedServer, Summary, Timeline};
 
 crate::on_async::async_seed!(wsduplex_tokio);
 
-/// Spawns `f` on the current tokio runtime; a panic in it is reported as an error.
-async fn spawned<T: Send + 'static>(
+/// Spawns `f` on the current tokio runtime at once (the reader must run while the client
+/// sends, or an echo deadlocks); the returned future is its result, a panic in it an error.
+fn spawned<T: Send + 'static>(
     f: std::pin::Pin<Box<dyn Future<Output = Result<T, wsduplex_tokio::SocketError>> + Send>>,
-) -> Result<T, wsduplex_tokio::SocketError> {
-    tokio::spawn(f).await.map_err(|e| wsduplex_tokio::SocketError::Io(std::io::Error::other(e)))?
+) -> impl Future<Output = Result<T, wsduplex_tokio::SocketError>> {
+    let task = tokio::spawn(f);
+    async move { task.await.map_err(|e| wsduplex_tokio::SocketError::Io(std::io::Error::other(e)))? }
 }
 
 /// A multi-threaded runtime, one worker per core.

@@ -131,7 +131,8 @@ const DEMOS: [&str; 3] =
     [env!("CARGO_BIN_EXE_blocking-demo"), env!("CARGO_BIN_EXE_async-demo"), env!("CARGO_BIN_EXE_tokio-demo")];
 
 /// Every client against every server, `--json` and `--flag=value`: exit 0, and the last line
-/// of stdout is the contract's JSON object with every byte acknowledged and a clean close.
+/// of stdout is the contract's JSON object with every byte acknowledged and a clean close;
+/// then the same pair with `--echo`.
 #[test]
 fn every_client_against_every_server_ends_with_the_json_summary() {
     for server in SERVERS {
@@ -144,6 +145,11 @@ fn every_client_against_every_server_ends_with_the_json_summary() {
             let json: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("JSON");
             assert_eq!(json["bytes_acked"], json["bytes_sent"], "{json}");
             assert_eq!((json["bytes_sent"].as_u64(), json["close"].as_str()), (Some(64 << 17), Some("clean")));
+            // The pipelined echo: the client's reader must run while it sends, or both ends
+            // wait on full buffers.
+            let url = format!("--url=ws://{addr}/echo");
+            let out = output(client, &[&url, "--echo", "--messages=64", "--json"]);
+            assert!(out.status.success(), "{client} --echo -> {server}: {out:?}");
         }
     }
 }

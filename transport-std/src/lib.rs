@@ -57,11 +57,13 @@
 mod socket;
 mod stream;
 
-pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use socket::{
+    Receiver, Sender, WebSocket, accept, accept_parsed, accept_with, connect, connect_with, from_upgraded,
+};
 pub use stream::Stream;
 pub use wsduplex_core::OsKeys;
 pub use wsduplex_core::driver::{SocketConfig, SocketError};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
 };

@@ -53,6 +53,13 @@
 //! so is `Sender::close(code, reason)`: a sink's close is `SinkExt::close(&mut tx)`.
 //! [`Receiver::into_stream`] gives every event instead.
 //!
+//! **Behind an HTTP server.** A server that already runs hyper or axum keeps its router: the
+//! handler validates the request with `Request::try_from(&http_request)`, answers with
+//! [`accept_response`] (or [`reject_response`]), and once hyper hands the connection over,
+//! [`from_upgraded`] adopts it, open. A server whose HTTP stack read the head but did not
+//! answer it uses [`accept_parsed`], with the bytes read past the head. `examples/axum.rs`
+//! serves the seed beside an ordinary route; `tests/handoff.rs` runs the seed client through it.
+//!
 //! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out
 //! with the next `send`, `flush` or `close`, or when `recv` has handed out every event already
 //! received. All queued frames leave in one vectored write.
@@ -64,11 +71,13 @@
 mod socket;
 mod stream;
 
-pub use socket::{Receiver, Sender, WebSocket, accept, accept_with, connect, connect_with};
+pub use socket::{
+    Receiver, Sender, WebSocket, accept, accept_parsed, accept_with, connect, connect_with, from_upgraded,
+};
 pub use stream::AsyncStream;
 pub use wsduplex_core::OsKeys;
 pub use wsduplex_core::driver::{SocketConfig, SocketError};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
-    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, bytes,
+    PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
 };

@@ -91,7 +91,10 @@ async fn tokio_tungstenite_server() -> (String, tokio::task::JoinHandle<u64>) {
 async fn our_client_runs_the_seed_against_tokio_tungstenite() {
     let (addr, server) = tokio_tungstenite_server().await;
     let flags = ClientFlags { messages: 64, ..ClientFlags::default() };
-    let spawn = |f| async { tokio::spawn(f).await.expect("reader task") };
+    let spawn = |f| {
+        let task = tokio::spawn(f);
+        async move { task.await.expect("reader task") }
+    };
     let (url, quiet) = (format!("ws://{addr}/"), Output::quiet());
     let run = on_tokio::run_client(spawn, &url, &flags, &quiet, None);
     let summary = tokio::time::timeout(LIMIT, run).await.expect("in time").expect("client");
@@ -167,4 +170,65 @@ async fn the_seed_on_a_current_thread_runtime() {
     assert_eq!(tallies, vec![CHUNK, 40 * (128 << 10) - CHUNK]);
     assert!(outcome.is_some_and(|o| o.is_clean()));
     assert!(server.await.expect("task").expect("server").is_clean());
+}
+
+/// A stream that is not one of tokio's sockets (as TLS or hyper's upgraded connection are):
+/// the transport shares it behind its lock.
+struct Wrapped(tokio::net::TcpStream);
+
+impl tokio::io::AsyncRead for Wrapped {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Wrapped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The seed and the pipelined echo through the lock, both directions busy at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_any_other_type_works_through_the_lock() {
+    for echo in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await?;
+            let config = seed::server_socket_config(CHUNK);
+            let ws = wsduplex_tokio::accept_with(Wrapped(stream), config, |_| Ok(Default::default())).await?;
+            on_tokio::serve(ws, CHUNK, None).await
+        });
+        let flags = ClientFlags { messages: 100, echo, ..ClientFlags::default() };
+        let (url, quiet) = (format!("ws://{addr}/{}", if echo { "echo" } else { "" }), Output::quiet());
+        let spawn = |f| {
+            let task = tokio::spawn(f);
+            async move { task.await.expect("reader task") }
+        };
+        let run = on_tokio::run_client(spawn, &url, &flags, &quiet, None);
+        let summary = tokio::time::timeout(LIMIT, run).await.expect("in time").expect("client");
+        assert_eq!((summary.bytes_acked, summary.close.as_str()), (100 << 17, "clean"), "echo {echo}: {summary:?}");
+        assert!(server.await.expect("task").expect("server").is_clean());
+    }
 }

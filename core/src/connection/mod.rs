@@ -189,6 +189,17 @@ impl Connection {
         Connection::new(Role::Server, config, None, Handshake::ServerAwaitingRequest, now)
     }
 
+    /// A server whose HTTP stack (hyper, axum ...) read and validated the upgrade request
+    /// (`Request::try_from(&http::Request)`): the request is reported as [`Event::Request`]
+    /// at once, to be answered with [`Connection::accept`] or [`Connection::reject`] as for
+    /// [`Connection::server`]. Bytes the HTTP stack read past the head go to `handle_input`.
+    pub fn server_parsed(config: Config, request: Request, now: Instant) -> Self {
+        let decision = Handshake::ServerAwaitingDecision(Box::new(request.clone()));
+        let mut c = Connection::new(Role::Server, config, None, decision, now);
+        c.events.push_back(Event::Request(request));
+        c
+    }
+
     /// A client whose handshake was done elsewhere: starts `Open`.
     pub fn client_established(config: Config, keys: impl KeySource + Send + 'static, now: Instant) -> Self {
         let mut c = Connection::new(Role::Client, config, Some(Box::new(keys)), Handshake::Done, now);

@@ -20,7 +20,7 @@
 //! differing only in `async`: a method changes once for all of them.
 
 /// Generates a transport's `Handle`, `WebSocket`, `Sender`, `Receiver`, `connect`, `accept`,
-/// `connect_with` and `accept_with` (see the module
+/// `connect_with`, `accept_with`, `accept_parsed` and `from_upgraded` (see the module
 /// docs of `wsduplex_core::driver::api`). `socket_api!(blocking, Stream = TcpStream)` or
 /// `socket_api!(async, AsyncStream = TcpStream)`: the bound on the stream type, and its
 /// default.
@@ -155,7 +155,56 @@ macro_rules! socket_api {
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let conn = $crate::Connection::server(config.core.clone(), std::time::Instant::now());
+            answer(stream, conn, &[], config, decide)$(.$aw)?
+        }
+
+        /// Accepts a WebSocket on a stream whose upgrade request an HTTP server already read
+        /// and parsed (`Request::try_from(&http_request)`), answering it ourselves as
+        /// [`accept_with`] does. `leftover`: bytes the HTTP server read past the request's
+        /// head; they are the client's first frames and go to the connection first.
+        pub $($a)? fn accept_parsed<S: $bound>(
+            stream: S,
+            request: $crate::Request,
+            leftover: &[u8],
+            config: $crate::driver::SocketConfig,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            let conn = $crate::Connection::server_parsed(config.core.clone(), request, std::time::Instant::now());
+            answer(stream, conn, leftover, config, decide)$(.$aw)?
+        }
+
+        /// Adopts a stream on which an HTTP server (hyper, axum ...) has already answered the
+        /// upgrade with the 101 that [`accept_response`]($crate::accept_response) built for
+        /// `request`: the connection is open. `leftover`: bytes the HTTP server read past the
+        /// request's head, fed to the connection first (hyper keeps those inside the upgraded
+        /// stream it hands over: pass `&[]`).
+        pub $($a)? fn from_upgraded<S: $bound>(
+            stream: S,
+            request: $crate::Request,
+            leftover: &[u8],
+            config: $crate::driver::SocketConfig,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            let now = std::time::Instant::now();
+            let shared = Shared::new(stream, $crate::Connection::server_established(config.core.clone(), now), &config)?;
+            if !leftover.is_empty() {
+                shared.driver().on_read(now, Ok(leftover));
+            }
+            let opened = $crate::driver::Opened::Server(request);
+            Ok(WebSocket { handle: Handle(shared), opened, polling: Polling::default() })
+        }
+
+        /// The server's side of the handshake on `conn`, whatever read the request.
+        $($a)? fn answer<S: $bound>(
+            stream: S,
+            conn: $crate::Connection,
+            leftover: &[u8],
+            config: $crate::driver::SocketConfig,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let shared = Shared::new(stream, conn, &config)?;
+            if !leftover.is_empty() {
+                shared.driver().on_read(std::time::Instant::now(), Ok(leftover));
+            }
             let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
             let answered = request.and_then(|r| shared.driver().answer(std::time::Instant::now(), decide(&r)).map(|()| r));
             // The answer (or the error response) goes out whatever the decision was.
