@@ -35,8 +35,3 @@ pub use http;
 
 /// Re-exported so callers build payloads with the same `Bytes` type.
 pub use bytes;
-
-/// The workspace README's example runs as a doctest, so it cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct WorkspaceReadme;

@@ -29,6 +29,32 @@
 //! # }
 //! ```
 //!
+//! A server: one task per connection; this one echoes until the client's Close, then closes
+//! (a loop on `recv` that replies to `Event::CloseReceived` with `close` can send its last
+//! messages first, as the seed server sends its final tally):
+//!
+//! ```no_run
+//! use wsduplex_tokio::{Event, SocketConfig, accept};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9000").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let ws = accept(stream, SocketConfig::default()).await?;
+//!         while let Some(event) = ws.recv().await? {
+//!             match event {
+//!                 Event::Message(m) => ws.send(m).await?,
+//!                 Event::CloseReceived { frame, .. } => ws.close(frame.code, "").await?,
+//!                 _ => {}
+//!             }
+//!         }
+//!         Ok::<_, wsduplex_tokio::SocketError>(ws.outcome())
+//!     });
+//! }
+//! # }
+//! ```
+//!
 //! **Tasks.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
 //! [`Sender`] and a [`Receiver`] for two tasks. Any future that waits drives the connection:
 //! it races the read, pending writes, the core's next deadline (a tokio timer) and a
@@ -81,3 +107,9 @@ pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseFrame, DataKind, Delivery, Event, HandshakeError, LocalError, Message, Outcome,
     PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
 };
+
+/// The workspace README's examples (the core driven by hand, a tokio client and server) run as
+/// doctests here, where both the core and tokio are at hand, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadme;
