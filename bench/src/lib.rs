@@ -1,5 +1,6 @@
 //! Workloads for wsduplex's benchmarks (`cargo bench -p wsduplex-bench`), each with the
-//! baselines it is compared against in the same run: a plain copy, raw TCP, tungstenite.
+//! baselines it is compared against in the same run: a plain copy, raw TCP, tungstenite,
+//! tokio-tungstenite.
 //!
 //! Every workload checks its own result (bytes acknowledged, echoes counted), so a benchmark
 //! that stops doing the work fails instead of getting faster. See BENCHMARKS.md for the
@@ -10,6 +11,7 @@ pub mod raw;
 pub mod rss;
 pub mod runtime;
 pub mod seed;
+pub mod tokio_pair;
 
 /// A failed workload: what went wrong, for the benchmark's panic message.
 pub type Failure = String;

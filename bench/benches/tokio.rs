@@ -1,0 +1,65 @@
+//! wsduplex-tokio against tokio-tungstenite, both ends of each pair from one library
+//! (`wsduplex_bench::tokio_pair`): the seed stream's wall time and CPU time (user + sys of
+//! this process, which runs both ends), and the pipelined small-message echo's wall time.
+//!
+//! `cargo bench -p wsduplex-bench --bench tokio`
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
+
+use std::time::Duration;
+
+use cpu_time::ProcessTime;
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use wsduplex_bench::seed::TOTAL;
+use wsduplex_bench::tokio_pair::{ECHO_MESSAGES, Library};
+
+fn seed(library: Library) {
+    if let Err(e) = library.seed() {
+        panic!("{e}");
+    }
+}
+
+fn tokio_seed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tokio-seed-wall");
+    g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    for library in Library::ALL {
+        g.bench_function(library.name(), |b| b.iter(|| seed(library)));
+    }
+    g.finish();
+    // Reported as "time" by criterion, but the clock is the process's CPU time.
+    let mut g = c.benchmark_group("tokio-seed-cpu");
+    g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    for library in Library::ALL {
+        g.bench_function(library.name(), |b| {
+            b.iter_custom(|iters| {
+                let start = ProcessTime::now();
+                for _ in 0..iters {
+                    seed(library);
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn tokio_echo(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tokio-echo");
+    g.throughput(Throughput::Elements(ECHO_MESSAGES as u64)).sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    for library in Library::ALL {
+        g.bench_function(library.name(), |b| {
+            b.iter(|| {
+                if let Err(e) = library.echo() {
+                    panic!("{e}");
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, tokio_seed, tokio_echo);
+criterion_main!(benches);
