@@ -40,6 +40,32 @@ pub use polling::{Pending, Polling, SinkOp};
 pub use socket::Shared;
 
 #[doc(hidden)]
+pub use wsduplex_core::socket_api;
+
+/// A runtime's whole socket module: given its TCP stream type and its [`Io`] half type, the
+/// public `WebSocket`, `Sender`, `Receiver`, `connect`, `accept` ... (`socket_api!`), their
+/// `Stream` and `Sink` impls ([`stream_sink!`]) and `connect_tcp` over `Shared`. The caller
+/// has its `AsyncStream` bound in scope.
+#[macro_export]
+macro_rules! async_transport {
+    ($tcp:ty, $half:ident) => {
+        /// The connection's state behind every handle.
+        type Shared<S> = $crate::Shared<$half<S>>;
+
+        /// What each handle keeps in flight for its `Stream` and `Sink` impls.
+        type Polling = $crate::Polling;
+
+        $crate::socket_api!(async, AsyncStream = $tcp);
+        $crate::stream_sink!(AsyncStream);
+
+        /// A TCP connection to `address`, within `timeout`.
+        async fn connect_tcp(address: &str, timeout: std::time::Duration) -> std::io::Result<$tcp> {
+            $crate::timed::<$half<$tcp>, _>(timeout, "connect timed out", <$tcp>::connect(address)).await
+        }
+    };
+}
+
+#[doc(hidden)]
 pub use futures_core;
 #[doc(hidden)]
 pub use futures_lite;
