@@ -121,6 +121,29 @@ impl SocketError {
     }
 }
 
+/// So `?` works in a function that returns `io::Result`. An I/O error stays itself; the
+/// others keep their message under the kind that says who is at fault: the peer broke the
+/// protocol or refused the handshake (`InvalidData`), we misused the API (`InvalidInput`), a
+/// wait ran out (`TimedOut`), the connection ended otherwise (`ConnectionAborted`).
+impl From<SocketError> for io::Error {
+    fn from(e: SocketError) -> Self {
+        let kind = match &e {
+            SocketError::Io(_) => None,
+            SocketError::Handshake(HandshakeError::TimedOut) | SocketError::Closed(Outcome::TimedOut(_)) => {
+                Some(io::ErrorKind::TimedOut)
+            }
+            SocketError::Handshake(_) | SocketError::Closed(Outcome::Failed(_)) => Some(io::ErrorKind::InvalidData),
+            SocketError::Local(_) => Some(io::ErrorKind::InvalidInput),
+            SocketError::Closed(_) => Some(io::ErrorKind::ConnectionAborted),
+        };
+        match (kind, e) {
+            (Some(kind), e) => io::Error::new(kind, e),
+            (None, SocketError::Io(io)) => io,
+            (None, e) => io::Error::other(e),
+        }
+    }
+}
+
 /// What the opening handshake settled: the server's response (client) or the client's
 /// request (server).
 #[derive(Debug, Clone)]

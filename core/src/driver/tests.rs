@@ -388,3 +388,19 @@ fn an_aborted_connection_disconnects_without_a_close_frame() {
     assert_eq!(shutdowns, vec![Shutdown::Both]);
     assert!(matches!(d.poll_goal(goal::released, true), Next::Ready { value: Ok(Outcome::Aborted), .. }));
 }
+
+/// `?` in an `io::Result` function: an I/O error stays itself, the others say who is at fault.
+#[test]
+fn a_socket_error_is_an_io_error_of_the_right_kind() {
+    let io: io::Error = SocketError::Io(io::Error::new(ErrorKind::ConnectionReset, "reset")).into();
+    assert_eq!(io.kind(), ErrorKind::ConnectionReset);
+    let kind = |e: SocketError| io::Error::from(e).kind();
+    assert_eq!(kind(SocketError::Handshake(crate::HandshakeError::Rejected(403))), ErrorKind::InvalidData);
+    assert_eq!(kind(SocketError::Handshake(crate::HandshakeError::TimedOut)), ErrorKind::TimedOut);
+    assert_eq!(kind(SocketError::Closed(Outcome::TimedOut(Timer::Close))), ErrorKind::TimedOut);
+    assert_eq!(kind(SocketError::Closed(Outcome::Failed(crate::PeerError::UnmaskedFrame))), ErrorKind::InvalidData);
+    assert_eq!(kind(SocketError::Closed(Outcome::Abnormal)), ErrorKind::ConnectionAborted);
+    assert_eq!(kind(SocketError::Local(LocalError::InvalidUtf8)), ErrorKind::InvalidInput);
+    let message = io::Error::from(SocketError::Closed(Outcome::Abnormal)).to_string();
+    assert!(message.contains("1006"), "{message}");
+}
