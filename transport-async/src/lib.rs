@@ -55,7 +55,7 @@ macro_rules! async_transport {
         /// What each handle keeps in flight for its `Stream` and `Sink` impls.
         type Polling = $crate::Polling;
 
-        $crate::socket_api!(async, AsyncStream = $tcp);
+        $crate::socket_api!(async, AsyncStream = $tcp, clock = std::time::Instant::now);
         $crate::stream_sink!(AsyncStream);
 
         /// A TCP connection to `address`, within `timeout`.

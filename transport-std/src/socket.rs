@@ -279,7 +279,7 @@ impl<S: Stream> Shared<S> {
 /// A blocking handle keeps nothing in flight between calls.
 type Polling = ();
 
-wsduplex_core::socket_api!(blocking, Stream = TcpStream);
+wsduplex_core::socket_api!(blocking, Stream = TcpStream, clock = Instant::now);
 
 /// A TCP connection to `address` (each of its addresses in turn), within `timeout` for the
 /// lookup and for each attempt.

@@ -21,19 +21,20 @@
 
 /// Generates a transport's `Handle`, `WebSocket`, `Sender`, `Receiver`, `connect`, `accept`,
 /// `connect_with`, `accept_with`, `accept_parsed` and `from_upgraded` (see the module
-/// docs of `wsduplex_core::driver::api`). `socket_api!(blocking, Stream = TcpStream)` or
-/// `socket_api!(async, AsyncStream = TcpStream)`: the bound on the stream type, and its
-/// default.
+/// docs of `wsduplex_core::driver::api`). `socket_api!(blocking, Stream = TcpStream, clock =
+/// Instant::now)` or `socket_api!(async, AsyncStream = TcpStream, clock = Instant::now)`: the
+/// bound on the stream type, its default, and the clock the transport reads (the core reads
+/// none, not even in the code this macro writes for the transport).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! socket_api {
-    (blocking, $bound:path = $default:ty) => {
-        $crate::socket_api!(@items [] [] $bound, $default);
+    (blocking, $bound:path = $default:ty, clock = $clock:path) => {
+        $crate::socket_api!(@items [] [] $bound, $default, $clock);
     };
-    (async, $bound:path = $default:ty) => {
-        $crate::socket_api!(@items [async] [.await] $bound, $default);
+    (async, $bound:path = $default:ty, clock = $clock:path) => {
+        $crate::socket_api!(@items [async] [.await] $bound, $default, $clock);
     };
-    (@items [$($a:tt)?] [$(.$aw:tt)?] $bound:path, $default:ty) => {
+    (@items [$($a:tt)?] [$(.$aw:tt)?] $bound:path, $default:ty, $clock:path) => {
         /// Operations shared by the socket and its halves.
         struct Handle<S>(std::sync::Arc<Shared<S>>);
 
@@ -48,7 +49,7 @@ macro_rules! socket_api {
             /// a send waits), then everything if `flush`.
             $($a)? fn command(&self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
                 loop {
-                    let sent = self.0.driver().command(std::time::Instant::now, &command, flush);
+                    let sent = self.0.driver().command($clock, &command, flush);
                     match sent {
                         $crate::driver::Sent::Queued => return Ok(()),
                         $crate::driver::Sent::Flush => {
@@ -140,7 +141,7 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let keys = $crate::OsKeys::default();
-            let conn = $crate::Connection::client(config.core.clone(), request, keys, std::time::Instant::now())?;
+            let conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
             let shared = Shared::new(stream, conn, &config)?;
             shared.flush()$(.$aw)??;
             let response = shared.drive($crate::driver::goal::connected)$(.$aw)???;
@@ -154,7 +155,7 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let conn = $crate::Connection::server(config.core.clone(), std::time::Instant::now());
+            let conn = $crate::Connection::server(config.core.clone(), $clock());
             answer(stream, conn, &[], config, decide)$(.$aw)?
         }
 
@@ -169,7 +170,7 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let conn = $crate::Connection::server_parsed(config.core.clone(), request, std::time::Instant::now());
+            let conn = $crate::Connection::server_parsed(config.core.clone(), request, $clock());
             answer(stream, conn, leftover, config, decide)$(.$aw)?
         }
 
@@ -184,7 +185,7 @@ macro_rules! socket_api {
             leftover: &[u8],
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let now = std::time::Instant::now();
+            let now = $clock();
             let shared = Shared::new(stream, $crate::Connection::server_established(config.core.clone(), now), &config)?;
             if !leftover.is_empty() {
                 shared.driver().on_read(now, Ok(leftover));
@@ -203,10 +204,10 @@ macro_rules! socket_api {
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let shared = Shared::new(stream, conn, &config)?;
             if !leftover.is_empty() {
-                shared.driver().on_read(std::time::Instant::now(), Ok(leftover));
+                shared.driver().on_read($clock(), Ok(leftover));
             }
             let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
-            let answered = request.and_then(|r| shared.driver().answer(std::time::Instant::now(), decide(&r)).map(|()| r));
+            let answered = request.and_then(|r| shared.driver().answer($clock(), decide(&r)).map(|()| r));
             // The answer (or the error response) goes out whatever the decision was.
             let flushed = shared.flush()$(.$aw)?;
             let request = answered?;
