@@ -53,39 +53,25 @@ impl Library {
 
     /// One seed exchange; the bytes acknowledged, which must be [`TOTAL`].
     pub fn seed(self) -> Result<u64, Failure> {
-        let acked = runtime().block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
-            let addr = listener.local_addr().map_err(fail("local_addr"))?;
-            let server = tokio::spawn(async move {
-                let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-                s.set_nodelay(true).map_err(fail("nodelay"))?;
+        let acked = exchange(
+            move |s| async move {
                 match self {
                     Library::TokioTungstenite => their_seed_server(s).await,
                     Library::WsduplexTokio => {
-                        let ws = wsduplex_tokio::accept(s, seed::server_socket_config(CHUNK)).await.map_err(fail("accept"))?;
+                        let ws = wsduplex_tokio::accept(s, seed::server_socket_config(CHUNK))
+                            .await
+                            .map_err(fail("accept"))?;
                         on_tokio::serve(ws, CHUNK, None).await.map(drop).map_err(fail("serve"))
                     }
                 }
-            });
-            let acked = match self {
-                Library::TokioTungstenite => their_seed_client(addr).await?,
-                Library::WsduplexTokio => {
-                    let flags = ClientFlags { messages: MESSAGES, ..ClientFlags::default() };
-                    let (url, quiet) = (format!("ws://{addr}/"), Output::quiet());
-                    let spawn = |f| {
-                        let task = tokio::spawn(f);
-                        async move { task.await.map_err(|e| wsduplex_tokio::SocketError::Io(std::io::Error::other(e)))? }
-                    };
-                    let summary = on_tokio::run_client(spawn, &url, &flags, &quiet, None).await.map_err(fail("client"))?;
-                    if !summary.passed() {
-                        return Err(format!("client: {}", summary.to_json()));
-                    }
-                    summary.bytes_acked
+            },
+            move |addr| async move {
+                match self {
+                    Library::TokioTungstenite => their_seed_client(addr).await,
+                    Library::WsduplexTokio => our_seed_client(addr).await,
                 }
-            };
-            server.await.map_err(fail("server task"))??;
-            Ok::<_, Failure>(acked)
-        })?;
+            },
+        )?;
         if acked != TOTAL {
             return Err(format!("{}: {acked} bytes acknowledged, {TOTAL} sent", self.name()));
         }
@@ -94,12 +80,9 @@ impl Library {
 
     /// One echo run; the messages echoed, which must be [`ECHO_MESSAGES`].
     pub fn echo(self) -> Result<usize, Failure> {
-        let echoed = runtime().block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
-            let addr = listener.local_addr().map_err(fail("local_addr"))?;
-            let server = tokio::spawn(async move {
-                let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-                s.set_nodelay(true).map_err(fail("nodelay"))?;
+        let echoed = exchange(
+            move |s| async move {
+                // tokio-tungstenite's example echo, the same text over either library's types.
                 match self {
                     Library::TokioTungstenite => {
                         let ws = tokio_tungstenite::accept_async(s).await.map_err(fail("accept"))?;
@@ -116,19 +99,58 @@ impl Library {
                         echo.await.map_err(fail("forward"))
                     }
                 }
-            });
-            let echoed = match self {
-                Library::TokioTungstenite => their_echo_client(addr).await?,
-                Library::WsduplexTokio => our_echo_client(addr).await?,
-            };
-            server.await.map_err(fail("server task"))??;
-            Ok::<_, Failure>(echoed)
-        })?;
+            },
+            move |addr| async move {
+                match self {
+                    Library::TokioTungstenite => their_echo_client(addr).await,
+                    Library::WsduplexTokio => our_echo_client(addr).await,
+                }
+            },
+        )?;
         if echoed != ECHO_MESSAGES {
             return Err(format!("{}: {echoed} of {ECHO_MESSAGES} echoed", self.name()));
         }
         Ok(echoed)
     }
+}
+
+/// One connection over loopback on the shared runtime: `server` on the accepted stream in a
+/// task of its own, `client` against its address in this one; the client's result once both
+/// ended without error.
+fn exchange<S, C, T>(
+    server: impl FnOnce(TcpStream) -> S + Send + 'static,
+    client: impl FnOnce(SocketAddr) -> C,
+) -> Result<T, Failure>
+where
+    S: Future<Output = Result<(), Failure>> + Send + 'static,
+    C: Future<Output = Result<T, Failure>>,
+{
+    runtime().block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
+        let addr = listener.local_addr().map_err(fail("local_addr"))?;
+        let served = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+            s.set_nodelay(true).map_err(fail("nodelay"))?;
+            server(s).await
+        });
+        let result = client(addr).await?;
+        served.await.map_err(fail("server task"))??;
+        Ok(result)
+    })
+}
+
+async fn our_seed_client(addr: SocketAddr) -> Result<u64, Failure> {
+    let flags = ClientFlags { messages: MESSAGES, ..ClientFlags::default() };
+    let (url, quiet) = (format!("ws://{addr}/"), Output::quiet());
+    let spawn = |f| {
+        let task = tokio::spawn(f);
+        async move { task.await.map_err(|e| wsduplex_tokio::SocketError::Io(std::io::Error::other(e)))? }
+    };
+    let summary = on_tokio::run_client(spawn, &url, &flags, &quiet, None).await.map_err(fail("client"))?;
+    if !summary.passed() {
+        return Err(format!("client: {}", summary.to_json()));
+    }
+    Ok(summary.bytes_acked)
 }
 
 /// The runtime every run uses: multi-threaded, a worker per core, built once.

@@ -187,9 +187,7 @@ macro_rules! socket_api {
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let now = $clock();
             let shared = Shared::new(stream, $crate::Connection::server_established(config.core.clone(), now), &config)?;
-            if !leftover.is_empty() {
-                shared.driver().on_read(now, Ok(leftover));
-            }
+            shared.driver().on_leftover(now, leftover);
             let opened = $crate::driver::Opened::Server(request);
             Ok(WebSocket { handle: Handle(shared), opened, polling: Polling::default() })
         }
@@ -203,9 +201,7 @@ macro_rules! socket_api {
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let shared = Shared::new(stream, conn, &config)?;
-            if !leftover.is_empty() {
-                shared.driver().on_read($clock(), Ok(leftover));
-            }
+            shared.driver().on_leftover($clock(), leftover);
             let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
             let answered = request.and_then(|r| shared.driver().answer($clock(), decide(&r)).map(|()| r));
             // The answer (or the error response) goes out whatever the decision was.

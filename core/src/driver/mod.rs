@@ -397,6 +397,13 @@ impl Driver {
         }
     }
 
+    /// Bytes that an HTTP server read past the request's head before handing the stream over
+    /// (the client's first frames). Unlike [`Driver::on_read`], no bytes is not the end of
+    /// the input.
+    pub fn on_leftover(&mut self, now: Instant, bytes: &[u8]) {
+        self.conn.handle_input(now, bytes);
+    }
+
     /// A read's result: the bytes read (empty: end of stream) or why nothing was. The end
     /// of stream and every failure other than "nothing yet" (would block, timed out,
     /// interrupted) finish the input. Due timers fire either way.

@@ -404,3 +404,15 @@ fn a_socket_error_is_an_io_error_of_the_right_kind() {
     let message = io::Error::from(SocketError::Closed(Outcome::Abnormal)).to_string();
     assert!(message.contains("1006"), "{message}");
 }
+
+/// Bytes read past the head by an HTTP server are input; none is not the end of the input.
+#[test]
+fn leftover_bytes_are_input_and_none_is_not_the_end() {
+    let t0 = Instant::now();
+    let mut d = Driver::new(Connection::server_established(Config::default(), t0));
+    d.on_leftover(t0, &[]);
+    assert_eq!(d.connection().state(), State::Open);
+    d.on_leftover(t0, &client_frame(0x1, b"hi"));
+    assert!(matches!(d.connection_mut().poll_event(), Some(Event::Message(_))));
+    assert_eq!(d.connection().state(), State::Open);
+}
