@@ -99,13 +99,13 @@ pub fn run_client(
     out.done_sending();
     if send_error.is_none() {
         Timeline::log_to(timeline, Some(seed::closing(flags)));
+        // Set before the call: the close() that writes our Close may return after the reader
+        // has already seen the server's answer to it (its final tally), which is still a reply
+        // received after our Close.
+        close_sent.store(true, Ordering::Release);
         let closed = match flags.close {
-            CloseMode::Output => tx.close(1000, "").inspect(|()| close_sent.store(true, Ordering::Release)),
-            CloseMode::Wait => {
-                // close_and_wait returns only at the end; its Close is written right away.
-                close_sent.store(true, Ordering::Release);
-                tx.close_and_wait(1000, "").map(drop)
-            }
+            CloseMode::Output => tx.close(1000, ""),
+            CloseMode::Wait => tx.close_and_wait(1000, "").map(drop),
         };
         Timeline::log_to(timeline, Some(format!("client: Close sent -> {:?}", tx.state())));
         send_error = closed.err().map(|e| e.to_string());
