@@ -71,7 +71,11 @@ fn child(role: &str) -> Result<(), Failure> {
         "idle-async" => {
             let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
             on_smol::block_on_all_cores(|ex| {
-                ex.spawn(on_smol::serve_forever(ex.clone(), listener, seed::DEFAULT_CHUNK_SIZE))
+                ex.spawn(on_smol::serve_forever(
+                    ex.clone(),
+                    listener,
+                    seed::server_socket_config(seed::DEFAULT_CHUNK_SIZE),
+                ))
             });
         }
         "idle-tungstenite" => {

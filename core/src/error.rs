@@ -51,9 +51,13 @@ pub enum LocalError {
     /// A header name or value would break the HTTP message.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
-    /// Not a `ws://` URL we can connect to (RFC 6455 §3).
+    /// Not a `ws://` or `wss://` URL we can connect to (RFC 6455 §3).
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
+    /// The TLS settings cannot be used: a certificate or key file that does not parse, a
+    /// `wss://` URL without the `rustls` feature.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A violation by the peer. The connection fails: we send our Close with
@@ -165,6 +169,11 @@ pub enum HandshakeError {
     /// The handshake did not finish before `Config::handshake_timeout`.
     #[error("opening handshake timed out")]
     TimedOut,
+    /// The TLS handshake under it failed; rustls' reason, which names the cause (an
+    /// expired certificate, one not valid for the host, an unknown issuer, a peer that does
+    /// not speak TLS, the peer's alert ...).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl HandshakeError {

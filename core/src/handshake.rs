@@ -45,25 +45,26 @@ impl ClientRequest {
 /// A parsed `ws://` URL (RFC 6455 §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
+    /// `wss://`: the connection runs over TLS (RFC 6455 §3, "secure" flag).
+    pub secure: bool,
+    /// The host alone (no port, no IPv6 brackets): the TLS server name.
+    pub host: String,
     /// `host[:port]` as written: the `Host` header.
     pub authority: String,
-    /// `host:port` to connect to (port 80 when absent).
+    /// `host:port` to connect to (port 80, or 443 for `wss://`, when absent).
     pub address: String,
     /// Resource name: path and query, at least `/` (the fragment is dropped, §3).
     pub path: String,
 }
 
 impl WsUrl {
-    /// Parses `ws://host[:port][/path][?query]`. `wss://` is refused: it needs a TLS stream,
-    /// which the caller supplies with the request built from [`WsUrl::request`].
+    /// Parses `ws://host[:port][/path][?query]` or the same with `wss://` (RFC 6455 §3).
     pub fn parse(url: &str) -> Result<Self, LocalError> {
         let bad = |why: &str| LocalError::InvalidUrl(format!("{url:?}: {why}"));
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("wss") => {
-                return Err(bad("wss:// needs a TLS stream: connect it yourself and use connect_with"));
-            }
-            _ => return Err(bad("does not start with ws://")),
+        let (secure, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("wss") => (true, rest),
+            _ => return Err(bad("does not start with ws:// or wss://")),
         };
         let rest = rest.split('#').next().unwrap_or_default();
         let (authority, path) = match rest.find(['/', '?']) {
@@ -74,12 +75,17 @@ impl WsUrl {
         if authority.is_empty() || authority.contains('@') || authority.bytes().any(|b| b <= b' ') {
             return Err(bad("missing or invalid host (user info is not supported)"));
         }
-        let has_port = match authority.rfind(']') {
-            Some(b) => authority[b..].contains(':'),
-            None => authority.contains(':'),
+        let (host, has_port) = match authority.rfind(']') {
+            Some(b) if authority.starts_with('[') => (&authority[1..b], authority[b..].contains(':')),
+            Some(_) => return Err(bad("invalid IPv6 address")),
+            None => (authority.split(':').next().unwrap_or_default(), authority.contains(':')),
         };
-        let address = if has_port { authority.to_owned() } else { format!("{authority}:80") };
-        Ok(WsUrl { authority: authority.to_owned(), address, path })
+        if host.is_empty() {
+            return Err(bad("missing host"));
+        }
+        let port = if secure { 443 } else { 80 };
+        let address = if has_port { authority.to_owned() } else { format!("{authority}:{port}") };
+        Ok(WsUrl { secure, host: host.to_owned(), authority: authority.to_owned(), address, path })
     }
 
     /// The upgrade request for this URL.
@@ -507,7 +513,14 @@ mod tests {
         assert_eq!(p("ws://[::1]:5/a?b=c#frag"), ok("[::1]:5", "[::1]:5", "/a?b=c"));
         assert_eq!(p("ws://[::1]/"), ok("[::1]", "[::1]:80", "/"));
         assert_eq!(p("ws://h?x"), ok("h", "h:80", "/?x"));
-        for bad in ["http://h/", "wss://h/", "ws:///x", "ws://u@h/", "h:80", "ws://a b/"] {
+        // §3: wss:// is the secure flag, port 443 by default.
+        assert_eq!(p("wss://example.com/s"), ok("example.com", "example.com:443", "/s"));
+        assert_eq!(p("WSS://h:8443"), ok("h:8443", "h:8443", "/"));
+        let host = |u: &str| WsUrl::parse(u).map(|w| (w.secure, w.host)).map_err(|e| e.to_string());
+        assert_eq!(host("wss://[::1]:5/"), Ok((true, "::1".to_owned())));
+        assert_eq!(host("ws://example.com:80/"), Ok((false, "example.com".to_owned())));
+        for bad in ["http://h/", "https://h/", "ws:///x", "ws://u@h/", "h:80", "ws://a b/", "wss://:443/", "ws://x]:1/"]
+        {
             assert!(p(bad).is_err(), "{bad}");
         }
     }

@@ -12,6 +12,7 @@ mod keys;
 mod message;
 mod state;
 mod timer;
+pub mod tls;
 mod upgrade;
 mod utf8;
 
@@ -35,3 +36,8 @@ pub use http;
 
 /// Re-exported so callers build payloads with the same `Bytes` type.
 pub use bytes;
+
+/// Re-exported: the TLS library (`SocketConfig::tls_client`, `tls_server`), so one
+/// dependency builds its configurations.
+#[cfg(feature = "rustls")]
+pub use rustls;

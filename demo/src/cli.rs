@@ -3,15 +3,19 @@
 //! run, report, exit with the contract's status.
 
 use std::ffi::OsString;
+use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, ValueEnum};
 
+use wsduplex_core::driver::{SocketConfig, SocketError};
+use wsduplex_core::tls;
+
 use crate::output::Output;
-use crate::seed::{DEFAULT_CHUNK_SIZE, Summary, Timeline};
+use crate::seed::{self, DEFAULT_CHUNK_SIZE, Summary, Timeline};
 
 /// How the client closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,7 +58,7 @@ pub struct ClientFlags {
     /// End stdout with one JSON object summing up the run.
     #[arg(long)]
     pub json: bool,
-    /// Trust this CA (PEM) in addition to the platform's roots, for wss:// URLs.
+    /// Trust this CA (PEM) in addition to the default roots (Mozilla's), for wss:// URLs.
     #[arg(long, value_name = "CA.pem")]
     pub tls_ca: Option<PathBuf>,
 }
@@ -91,7 +95,7 @@ pub struct ServerArgs {
 #[derive(Debug, Clone, Parser)]
 #[command(version, about = "Streams binary messages while reading the replies, closes, checks the acknowledged total")]
 pub struct ClientArgs {
-    /// Server URL, ws://HOST:PORT/PATH.
+    /// Server URL, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH.
     #[arg(long, value_name = "URL")]
     pub url: String,
     /// The seed client's flags.
@@ -150,32 +154,66 @@ fn one_line(e: &clap::Error) -> String {
 }
 
 /// A flag whose feature is not built yet: the contract's answer is exit 2.
-fn not_yet(tls: bool, deflate: bool) -> Option<&'static str> {
-    if tls {
-        Some("TLS (wss://, --tls-*) is not supported yet")
-    } else if deflate {
-        Some("--deflate: permessage-deflate is not supported yet")
-    } else {
-        None
-    }
+fn not_yet(deflate: bool) -> Option<&'static str> {
+    deflate.then_some("--deflate: permessage-deflate is not supported yet")
 }
 
 impl ServerArgs {
     fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.server.tls_cert.is_some(), self.deflate)
+        not_yet(self.deflate)
     }
 }
 
 impl ClientArgs {
     fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.client.tls_ca.is_some() || self.url.starts_with("wss:"), self.deflate)
+        not_yet(self.deflate)
     }
 }
 
 impl DemoArgs {
     fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.server.tls_cert.is_some() || self.client.tls_ca.is_some(), self.deflate)
+        not_yet(self.deflate)
     }
+}
+
+/// A file a flag names, or an error that names it.
+fn read_flag_file(flag: &str, path: &Path) -> Result<Vec<u8>, SocketError> {
+    std::fs::read(path)
+        .map_err(|e| SocketError::Io(io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()))))
+}
+
+impl ServerFlags {
+    /// The seed server's socket configuration; over TLS (`wss://` only) with `--tls-cert` and
+    /// `--tls-key`.
+    pub fn socket_config(&self) -> Result<SocketConfig, SocketError> {
+        let mut config = seed::server_socket_config(self.chunk_size);
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let (cert, key) = (read_flag_file("--tls-cert", cert)?, read_flag_file("--tls-key", key)?);
+            config.tls_server = Some(tls::server_config(&cert, &key)?);
+        }
+        Ok(config)
+    }
+}
+
+impl ClientFlags {
+    /// The seed client's socket configuration; `wss://` URLs trust `--tls-ca` besides the
+    /// default roots.
+    pub fn socket_config(&self) -> Result<SocketConfig, SocketError> {
+        let mut config = SocketConfig { core: seed::client_config(self.message_size), ..SocketConfig::default() };
+        if let Some(ca) = &self.tls_ca {
+            config.tls_client = Some(tls::client_config(&read_flag_file("--tls-ca", ca)?)?);
+        }
+        Ok(config)
+    }
+}
+
+/// A configuration the flags asked for, or (TLS files that cannot be used: a bad value) a
+/// one-line error and exit 2.
+fn usable(bin: &str, config: Result<SocketConfig, SocketError>) -> Result<SocketConfig, ExitCode> {
+    config.map_err(|e| {
+        eprintln!("{bin}: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn refuse(bin: &str, why: Option<&str>) -> Result<(), ExitCode> {
@@ -188,13 +226,18 @@ fn refuse(bin: &str, why: Option<&str>) -> Result<(), ExitCode> {
     }
 }
 
-/// A `*-server` binary: `serve` listens and serves until killed.
-pub fn server_main(bin: &'static str, serve: impl FnOnce(&ServerArgs) -> std::io::Result<()>) -> ExitCode {
+/// A `*-server` binary: `serve` listens and serves with the socket configuration until
+/// killed. TLS files that cannot be used are a bad value (exit 2).
+pub fn server_main(bin: &'static str, serve: impl FnOnce(&ServerArgs, SocketConfig) -> io::Result<()>) -> ExitCode {
     let args = match parse::<ServerArgs>(bin).and_then(|a| refuse(bin, a.not_yet()).map(|()| a)) {
         Ok(a) => a,
         Err(status) => return status,
     };
-    match serve(&args) {
+    let config = match usable(bin, args.server.socket_config()) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
+    match serve(&args, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{bin}: cannot listen on {}: {e}", args.listen);
@@ -204,9 +247,11 @@ pub fn server_main(bin: &'static str, serve: impl FnOnce(&ServerArgs) -> std::io
 }
 
 /// Says where a server listens (on stderr: stdout is the replies').
-pub fn listening(bin: &str, addr: std::io::Result<SocketAddr>, chunk_size: u64) {
+pub fn listening(bin: &str, addr: io::Result<SocketAddr>, config: &SocketConfig) {
     if let Ok(addr) = addr {
-        eprintln!("{bin}: listening on ws://{addr}/ (echo on /echo), chunk size {chunk_size}");
+        let scheme = if config.tls_server.is_some() { "wss" } else { "ws" };
+        let chunk_size = config.core.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
+        eprintln!("{bin}: listening on {scheme}://{addr}/ (echo on /echo), chunk size {chunk_size}");
     }
 }
 
@@ -219,6 +264,9 @@ pub fn client_main<E: std::fmt::Display>(
         Ok(a) => a,
         Err(status) => return status,
     };
+    if let Err(status) = usable(bin, args.client.socket_config()) {
+        return status;
+    }
     let out = Output::new(&args.client);
     match run(&args, &out) {
         Ok(summary) => {
@@ -247,6 +295,10 @@ pub fn demo_main<E: std::fmt::Display>(
         Ok(a) => a,
         Err(status) => return status,
     };
+    if let Err(status) = usable(bin, args.server.socket_config()).and_then(|_| usable(bin, args.client.socket_config()))
+    {
+        return status;
+    }
     let out = Output::new(&args.client);
     let timeline = Timeline::default();
     let (summary, server) = match run(&args, &out, &timeline, Instant::now()) {
@@ -270,9 +322,10 @@ pub fn demo_main<E: std::fmt::Display>(
 }
 
 impl DemoArgs {
-    /// The client's URL for the demo's server at `addr`.
+    /// The client's URL for the demo's server at `addr` (`wss://` when it serves TLS).
     pub fn url(&self, addr: SocketAddr) -> String {
-        format!("ws://{addr}/{}", if self.client.echo { "echo" } else { "" })
+        let scheme = if self.server.tls_cert.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{addr}/{}", if self.client.echo { "echo" } else { "" })
     }
 
     /// The line the demo starts with.
@@ -316,8 +369,10 @@ mod tests {
         for bad in ["--messages 5", "--url x --close later", "--url x --bogus", "--url x --messages lots"] {
             assert_eq!(parsed::<ClientArgs>(bad).err(), Some(ExitCode::from(2)), "{bad}");
         }
-        let tls: ClientArgs = parsed("--url wss://h:1/").expect("parses");
-        assert!(tls.not_yet().is_some_and(|w| w.contains("not supported yet")));
+        let tls: ClientArgs = parsed("--url wss://h:1/ --tls-ca ca.pem").expect("parses");
+        assert!(tls.not_yet().is_none());
+        let missing = tls.client.socket_config().expect_err("no such CA file").to_string();
+        assert!(missing.contains("--tls-ca ca.pem"), "{missing}");
         let deflate: ClientArgs = parsed("--url ws://h:1/ --deflate").expect("parses");
         assert!(deflate.not_yet().is_some());
     }
@@ -335,7 +390,9 @@ mod tests {
             "needs --tls-key"
         );
         let tls: ServerArgs = parsed("--listen a --tls-cert c.pem --tls-key k.pem").expect("parses");
-        assert!(tls.not_yet().is_some());
+        assert!(tls.not_yet().is_none());
+        let missing = tls.server.socket_config().expect_err("no such certificate file").to_string();
+        assert!(missing.contains("--tls-cert c.pem"), "{missing}");
         let d: DemoArgs = parsed("--messages 3 --chunk-size=8 --echo").expect("valid");
         assert_eq!((d.client.messages, d.server.chunk_size, d.listen.as_str()), (3, 8, "127.0.0.1:0"));
         assert!(d.url("127.0.0.1:9".parse().expect("addr")).ends_with("/echo"));

@@ -14,4 +14,5 @@ pub mod on_smol;
 pub mod on_std;
 pub mod on_tokio;
 pub mod output;
+pub mod pki;
 pub mod seed;

@@ -42,8 +42,7 @@ macro_rules! async_seed {
             timeline: Option<(&Timeline, Instant)>,
         ) -> Result<Summary, $krate::SocketError> {
             let start = Instant::now();
-            let config = $krate::SocketConfig { core: seed::client_config(flags.message_size), ..$krate::SocketConfig::default() };
-            let (tx, rx) = $krate::connect(url, config).await?.split();
+            let (tx, rx) = $krate::connect(url, flags.socket_config()?).await?.split();
             let mut client = SeedClient::new(flags.echo, flags.message_size);
             let sending = client.clone();
             let close_sent = Arc::new(AtomicBool::new(false));

@@ -47,10 +47,13 @@ pub fn block_on_all_cores<T>(f: impl FnOnce(Arc<Executor<'static>>) -> smol::Tas
     out
 }
 
+use wsduplex_smol::SocketConfig;
+
 crate::on_async::async_seed!(wsduplex_smol);
 
 /// Accepts forever, one task per connection, on `ex`.
-pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, chunk_size: u64) {
+pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, config: SocketConfig) {
+    let chunk_size = seed::chunk_size_of(&config);
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -61,9 +64,10 @@ pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, ch
                 continue;
             }
         };
+        let config = config.clone();
         ex.spawn(async move {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            let result = match wsduplex_smol::accept(stream, seed::server_socket_config(chunk_size)).await {
+            let result = match wsduplex_smol::accept(stream, config).await {
                 Ok(ws) => serve(ws, chunk_size, None).await,
                 Err(e) => Err(e),
             };
@@ -75,11 +79,10 @@ pub async fn serve_forever(ex: Arc<Executor<'static>>, listener: TcpListener, ch
 
 /// `async-server`.
 pub fn server_main() -> ExitCode {
-    cli::server_main("async-server", |args| {
+    cli::server_main("async-server", |args, config| {
         let listener = smol::block_on(TcpListener::bind(args.listen.as_str()))?;
-        cli::listening("async-server", listener.local_addr(), args.server.chunk_size);
-        let chunk_size = args.server.chunk_size;
-        block_on_all_cores(|ex| ex.spawn(serve_forever(ex.clone(), listener, chunk_size)));
+        cli::listening("async-server", listener.local_addr(), &config);
+        block_on_all_cores(|ex| ex.spawn(serve_forever(ex.clone(), listener, config)));
         Ok(())
     })
 }
@@ -105,10 +108,11 @@ pub fn demo_main() -> ExitCode {
                 let listener = TcpListener::bind(args.listen.as_str()).await?;
                 let addr = listener.local_addr()?;
                 let chunk_size = args.server.chunk_size;
+                let config = args.server.socket_config()?;
                 let server_timeline = timeline.clone();
                 let server = inner.spawn(async move {
                     let (stream, _) = listener.accept().await?;
-                    let ws = wsduplex_smol::accept(stream, seed::server_socket_config(chunk_size)).await?;
+                    let ws = wsduplex_smol::accept(stream, config).await?;
                     serve(ws, chunk_size, Some((&server_timeline, start))).await
                 });
                 let url = args.url(addr);

@@ -41,7 +41,8 @@ pub fn serve<S: Stream>(
 }
 
 /// Accepts forever, one thread per connection.
-pub fn serve_forever(listener: TcpListener, chunk_size: u64) {
+pub fn serve_forever(listener: TcpListener, config: SocketConfig) {
+    let chunk_size = seed::chunk_size_of(&config);
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
@@ -50,9 +51,9 @@ pub fn serve_forever(listener: TcpListener, chunk_size: u64) {
                 continue;
             }
         };
+        let config = config.clone();
         thread::spawn(move || {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            let config = seed::server_socket_config(chunk_size);
             let result = wsduplex_std::accept(stream, config).and_then(|ws| serve(ws, chunk_size, None));
             seed::report_connection(&peer, result);
         });
@@ -68,8 +69,7 @@ pub fn run_client(
     timeline: Option<(&Timeline, Instant)>,
 ) -> Result<Summary, SocketError> {
     let start = Instant::now();
-    let config = SocketConfig { core: seed::client_config(flags.message_size), ..SocketConfig::default() };
-    let (tx, rx) = wsduplex_std::connect(url, config)?.split();
+    let (tx, rx) = wsduplex_std::connect(url, flags.socket_config()?)?.split();
     let mut client = SeedClient::new(flags.echo, flags.message_size);
     let sending = client.clone();
     let close_sent = Arc::new(AtomicBool::new(false));
@@ -116,10 +116,10 @@ pub fn run_client(
 
 /// `blocking-server`.
 pub fn server_main() -> ExitCode {
-    cli::server_main("blocking-server", |args| {
+    cli::server_main("blocking-server", |args, config| {
         let listener = TcpListener::bind(&args.listen)?;
-        cli::listening("blocking-server", listener.local_addr(), args.server.chunk_size);
-        serve_forever(listener, args.server.chunk_size);
+        cli::listening("blocking-server", listener.local_addr(), &config);
+        serve_forever(listener, config);
         Ok(())
     })
 }
@@ -135,10 +135,11 @@ pub fn demo_main() -> ExitCode {
         let listener = TcpListener::bind(&args.listen)?;
         let addr: SocketAddr = listener.local_addr()?;
         let chunk_size = args.server.chunk_size;
+        let config = args.server.socket_config()?;
         let server_timeline = timeline.clone();
         let server = thread::spawn(move || {
             let (stream, _) = listener.accept()?;
-            let ws = wsduplex_std::accept(stream, seed::server_socket_config(chunk_size))?;
+            let ws = wsduplex_std::accept(stream, config)?;
             serve(ws, chunk_size, Some((&server_timeline, start)))
         });
         let url = args.url(addr);

@@ -14,6 +14,8 @@ use crate::cli::{self, ClientFlags, CloseMode};
 use crate::output::Output;
 use crate::seed::{self, Reaction, SeedClient, SeedServer, Summary, Timeline};
 
+use wsduplex_tokio::SocketConfig;
+
 crate::on_async::async_seed!(wsduplex_tokio);
 
 /// Spawns `f` on the current tokio runtime at once (the reader must run while the client
@@ -31,7 +33,8 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Accepts forever, one task per connection.
-pub async fn serve_forever(listener: TcpListener, chunk_size: u64) {
+pub async fn serve_forever(listener: TcpListener, config: SocketConfig) {
+    let chunk_size = seed::chunk_size_of(&config);
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -42,9 +45,10 @@ pub async fn serve_forever(listener: TcpListener, chunk_size: u64) {
                 continue;
             }
         };
+        let config = config.clone();
         tokio::spawn(async move {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            let result = match wsduplex_tokio::accept(stream, seed::server_socket_config(chunk_size)).await {
+            let result = match wsduplex_tokio::accept(stream, config).await {
                 Ok(ws) => serve(ws, chunk_size, None).await,
                 Err(e) => Err(e),
             };
@@ -55,11 +59,11 @@ pub async fn serve_forever(listener: TcpListener, chunk_size: u64) {
 
 /// `tokio-server`.
 pub fn server_main() -> ExitCode {
-    cli::server_main("tokio-server", |args| {
+    cli::server_main("tokio-server", |args, config| {
         let rt = runtime()?;
         let listener = rt.block_on(TcpListener::bind(args.listen.as_str()))?;
-        cli::listening("tokio-server", listener.local_addr(), args.server.chunk_size);
-        rt.block_on(serve_forever(listener, args.server.chunk_size));
+        cli::listening("tokio-server", listener.local_addr(), &config);
+        rt.block_on(serve_forever(listener, config));
         Ok(())
     })
 }
@@ -80,10 +84,11 @@ pub fn demo_main() -> ExitCode {
             let listener = TcpListener::bind(args.listen.as_str()).await?;
             let addr = listener.local_addr()?;
             let chunk_size = args.server.chunk_size;
+            let config = args.server.socket_config()?;
             let server_timeline = timeline.clone();
             let server = tokio::spawn(async move {
                 let (stream, _) = listener.accept().await?;
-                let ws = wsduplex_tokio::accept(stream, seed::server_socket_config(chunk_size)).await?;
+                let ws = wsduplex_tokio::accept(stream, config).await?;
                 serve(ws, chunk_size, Some((&server_timeline, start))).await
             });
             let url = args.url(addr);

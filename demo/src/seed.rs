@@ -39,6 +39,11 @@ pub fn server_socket_config(chunk_size: u64) -> SocketConfig {
     SocketConfig { core: server_config(chunk_size), ..SocketConfig::default() }
 }
 
+/// The chunk size a server configuration acks at.
+pub fn chunk_size_of(config: &SocketConfig) -> u64 {
+    config.core.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)
+}
+
 /// How a served connection ended, on stderr when it was not clean.
 pub fn report_connection(peer: &str, result: Result<Outcome, SocketError>) {
     match result {

@@ -170,9 +170,6 @@ fn every_binary_keeps_the_command_line_contract() {
             assert_eq!(stderr.trim_end().lines().count(), 1, "{bin} {bad:?}: one line, got {stderr:?}");
         }
     }
-    let out = output(CLIENTS[0], &["--url", "wss://127.0.0.1:1/"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"), "{out:?}");
 }
 
 /// `*-demo | head -1`: the demo prints its first line, finds stdout closed, and still runs the

@@ -136,10 +136,10 @@ enum Woke {
 
 impl<H: Io> Shared<H> {
     /// The shared state of a connection over `stream`.
-    pub fn new(stream: H::Stream, conn: Connection, config: &SocketConfig) -> io::Result<Arc<Self>> {
+    pub fn new(stream: H::Stream, driver: Driver, config: &SocketConfig) -> io::Result<Arc<Self>> {
         let (r, w) = H::pair(stream);
         Ok(Arc::new(Shared {
-            driver: SyncMutex::new(Driver::new(conn)),
+            driver: SyncMutex::new(driver),
             changed: Notify::new(),
             reader: Mutex::new(ReadSide { stream: r, size: config.read_buffer_size.max(1) }),
             writer: Mutex::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
@@ -227,7 +227,7 @@ impl<H: Io> Shared<H> {
             // shutdown was announced where it was written. A task waiting in `drive` would only
             // try a read, which contends for the socket with the next send for nothing.
             drop(w);
-            if !self.driver().connection().has_transmit() {
+            if !self.driver().has_output() {
                 return Ok(());
             }
         }
@@ -254,7 +254,7 @@ impl<H: Io> Shared<H> {
                 let (next, has_output, plan) = {
                     let mut d = self.driver();
                     let next = d.poll_goal(&mut goal, flushed);
-                    (next, d.connection().has_transmit(), d.may_read().then(|| d.read_plan(true)))
+                    (next, d.has_output(), d.may_read().then(|| d.read_plan(true)))
                 };
                 match next {
                     Next::Ready { value, flush } => {

@@ -83,3 +83,6 @@ pub use wsduplex_core::{
     LocalError, Message, Outcome, PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, accept_response,
     bytes, http, reject_response,
 };
+/// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
+#[cfg(feature = "rustls")]
+pub use wsduplex_core::{rustls, tls};

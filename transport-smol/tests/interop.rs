@@ -115,7 +115,7 @@ fn async_and_blocking_transports_interoperate_both_ways() {
     // Blocking server, async client: seed and echo.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    thread::spawn(move || on_std::serve_forever(listener, CHUNK));
+    thread::spawn(move || on_std::serve_forever(listener, seed::server_socket_config(CHUNK)));
     for (path, echo) in [("/", false), ("/echo", true)] {
         let url = format!("ws://{addr}{path}");
         let summary = run(move |ex| {
@@ -136,7 +136,7 @@ fn async_and_blocking_transports_interoperate_both_ways() {
         smol::block_on(ex.run(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             tx.send(listener.local_addr().expect("addr").to_string()).expect("send address");
-            on_smol::serve_forever(ex.clone(), listener, CHUNK).await
+            on_smol::serve_forever(ex.clone(), listener, seed::server_socket_config(CHUNK)).await
         }))
     });
     let addr = rx.recv().expect("server address");
@@ -212,7 +212,7 @@ fn cancelled_futures_lose_no_data() {
     // An echo server on the blocking transport.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let echo_addr = listener.local_addr().expect("addr").to_string();
-    thread::spawn(move || on_std::serve_forever(listener, CHUNK));
+    thread::spawn(move || on_std::serve_forever(listener, seed::server_socket_config(CHUNK)));
     let (received, outcome) = run(move |ex| {
         ex.spawn(async move {
             let ws = connect(&format!("ws://{echo_addr}/echo"), SocketConfig::default()).await.expect("connect");

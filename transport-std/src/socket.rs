@@ -55,11 +55,11 @@ struct Shared<S> {
 }
 
 impl<S: Stream> Shared<S> {
-    fn new(stream: S, conn: Connection, config: &SocketConfig) -> io::Result<Arc<Self>> {
+    fn new(stream: S, driver: Driver, config: &SocketConfig) -> io::Result<Arc<Self>> {
         let writer = stream.try_clone()?;
         writer.set_write_timeout(Some(config.write_timeout))?;
         Ok(Arc::new(Shared {
-            driver: Mutex::new(Driver::new(conn)),
+            driver: Mutex::new(driver),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
             reader: Mutex::new(ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None }),
@@ -89,7 +89,7 @@ impl<S: Stream> Shared<S> {
             if let Err(e) = self.write_out(lock(&self.writer), true) {
                 break Err(e);
             }
-            if !self.driver().connection().has_transmit() {
+            if !self.driver().has_output() {
                 break Ok(());
             }
         };
@@ -120,7 +120,7 @@ impl<S: Stream> Shared<S> {
     /// written by the next flush, or by the reader's next round (at most `MAX_BLOCK` later).
     fn try_flush(&self) -> Result<(), SocketError> {
         while let Some(w) = try_lock(&self.writer) {
-            if !self.write_out(w, false)? || !self.driver().connection().has_transmit() {
+            if !self.write_out(w, false)? || !self.driver().has_output() {
                 break;
             }
         }

@@ -108,6 +108,9 @@ pub use wsduplex_core::{
     LocalError, Message, Outcome, PeerError, Request, Response, State, Stats, Text, Timer, WsUrl, accept_response,
     bytes, http, reject_response,
 };
+/// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
+#[cfg(feature = "rustls")]
+pub use wsduplex_core::{rustls, tls};
 
 /// The workspace README's examples (the core driven by hand, a tokio client and server) run as
 /// doctests here, where both the core and tokio are at hand, so they cannot drift from the API.

@@ -80,6 +80,19 @@ impl Connection {
         self.apply(now, Trigger::Eof);
     }
 
+    /// The secure channel under the connection (TLS) failed: while connecting, the opening
+    /// handshake fails with [`HandshakeError::Tls`](crate::HandshakeError::Tls); afterwards it
+    /// is the end of the input (1006, RFC 6455 §7.1.5): nothing more can be read.
+    pub fn handle_tls_error(&mut self, now: Instant, reason: String) {
+        self.now = now;
+        if self.phase == Phase::Connecting {
+            self.recv.eof = true;
+            self.fail(now, PeerError::Handshake(crate::HandshakeError::Tls(reason)));
+        } else {
+            self.handle_eof(now);
+        }
+    }
+
     /// Fires every deadline at or before `now`. Call it when [`Self::poll_timeout`] passes.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;

@@ -2,7 +2,7 @@
 //! their methods, blocking or async. A transport invokes [`socket_api!`](crate::socket_api)
 //! beside its `Shared<S>`, which provides what differs — how it waits:
 //!
-//! - `fn new(stream: S, conn: Connection, config: &SocketConfig) -> io::Result<Arc<Self>>`;
+//! - `fn new(stream: S, driver: Driver, config: &SocketConfig) -> io::Result<Arc<Self>>`;
 //! - `fn driver(&self) -> impl DerefMut<Target = Driver>`: the driver's lock;
 //! - `fn notify(&self)`: wakes the callers waiting for a change;
 //! - `[async] fn flush(&self) -> Result<(), SocketError>`: writes everything queued, waiting
@@ -112,8 +112,10 @@ macro_rules! socket_api {
             }
         }
 
-        /// Connects to a `ws://` URL over TCP (within `SocketConfig::connect_timeout`) and
-        /// performs the opening handshake.
+        /// Connects to a `ws://` or `wss://` URL over TCP (within
+        /// `SocketConfig::connect_timeout`) and performs the opening handshake; for `wss://`,
+        /// TLS first (SNI and certificate verification for the URL's host, with
+        /// `SocketConfig::tls_client`; the transport's `rustls` feature).
         pub $($a)? fn connect(
             url: &str,
             config: $crate::driver::SocketConfig,
@@ -121,10 +123,12 @@ macro_rules! socket_api {
             let url = $crate::WsUrl::parse(url)?;
             let stream = connect_tcp(&url.address, config.connect_timeout)$(.$aw)??;
             stream.set_nodelay(true)?;
-            connect_with(stream, url.request(), config)$(.$aw)?
+            let tls = url.secure.then_some(url.host.as_str());
+            open_client(stream, url.request(), tls, config)$(.$aw)?
         }
 
-        /// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request.
+        /// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request
+        /// (over TLS if `SocketConfig::tls_server` is set).
         pub $($a)? fn accept(
             stream: $default,
             config: $crate::driver::SocketConfig,
@@ -133,30 +137,43 @@ macro_rules! socket_api {
             accept_with(stream, config, |_| Ok($crate::Accept::default()))$(.$aw)?
         }
 
-        /// Performs the client's opening handshake over a stream the caller connected (TLS, a
-        /// Unix socket, a proxy tunnel ...).
+        /// Performs the client's opening handshake over a stream the caller connected (a Unix
+        /// socket, a proxy tunnel, a TLS stream of its own ...).
         pub $($a)? fn connect_with<S: $bound>(
             stream: S,
             request: $crate::ClientRequest,
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            open_client(stream, request, None, config)$(.$aw)?
+        }
+
+        /// The client's side of the handshake, over TLS to `tls` (the server's name) if given.
+        $($a)? fn open_client<S: $bound>(
+            stream: S,
+            request: $crate::ClientRequest,
+            tls: Option<&str>,
+            config: $crate::driver::SocketConfig,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let keys = $crate::OsKeys::default();
             let conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
-            let shared = Shared::new(stream, conn, &config)?;
+            let driver = $crate::driver::Driver::client(conn, tls, &config)?;
+            let shared = Shared::new(stream, driver, &config)?;
             shared.flush()$(.$aw)??;
             let response = shared.drive($crate::driver::goal::connected)$(.$aw)???;
             Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Client(response), polling: Polling::default() })
         }
 
-        /// Accepts a WebSocket on a stream; `decide` sees the request and chooses a
-        /// subprotocol and headers, or rejects with an HTTP status.
+        /// Accepts a WebSocket on a stream (over TLS if `SocketConfig::tls_server` is set);
+        /// `decide` sees the request and chooses a subprotocol and headers, or rejects with
+        /// an HTTP status.
         pub $($a)? fn accept_with<S: $bound>(
             stream: S,
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let conn = $crate::Connection::server(config.core.clone(), $clock());
-            answer(stream, conn, &[], config, decide)$(.$aw)?
+            let driver = $crate::driver::Driver::server(conn, &config)?;
+            answer(stream, driver, &[], config, decide)$(.$aw)?
         }
 
         /// Accepts a WebSocket on a stream whose upgrade request an HTTP server already read
@@ -171,7 +188,7 @@ macro_rules! socket_api {
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let conn = $crate::Connection::server_parsed(config.core.clone(), request, $clock());
-            answer(stream, conn, leftover, config, decide)$(.$aw)?
+            answer(stream, $crate::driver::Driver::new(conn), leftover, config, decide)$(.$aw)?
         }
 
         /// Adopts a stream on which an HTTP server (hyper, axum ...) has already answered the
@@ -186,21 +203,22 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let now = $clock();
-            let shared = Shared::new(stream, $crate::Connection::server_established(config.core.clone(), now), &config)?;
+            let conn = $crate::Connection::server_established(config.core.clone(), now);
+            let shared = Shared::new(stream, $crate::driver::Driver::new(conn), &config)?;
             shared.driver().on_leftover(now, leftover);
             let opened = $crate::driver::Opened::Server(request);
             Ok(WebSocket { handle: Handle(shared), opened, polling: Polling::default() })
         }
 
-        /// The server's side of the handshake on `conn`, whatever read the request.
+        /// The server's side of the handshake, whatever read the request.
         $($a)? fn answer<S: $bound>(
             stream: S,
-            conn: $crate::Connection,
+            driver: $crate::driver::Driver,
             leftover: &[u8],
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let shared = Shared::new(stream, conn, &config)?;
+            let shared = Shared::new(stream, driver, &config)?;
             shared.driver().on_leftover($clock(), leftover);
             let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
             let answered = request.and_then(|r| shared.driver().answer($clock(), decide(&r)).map(|()| r));

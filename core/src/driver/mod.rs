@@ -48,6 +48,7 @@ use bytes::Bytes;
 
 pub use write::{Outbox, WriteStep, Written};
 
+use crate::tls::{self, Tls};
 use crate::{
     Accept, CloseFrame, Connection, DataKind, Event, HandshakeError, LocalError, Message, Outcome, PeerError, Request,
     Response, State,
@@ -71,6 +72,16 @@ pub struct SocketConfig {
     /// to arrive in one read). The blocking transport keeps a buffer of this size per
     /// connection; the async ones share one per executor thread.
     pub read_buffer_size: usize,
+    /// Client: the TLS settings of `wss://` URLs; `None` (the default) for
+    /// [`tls::default_client_config`](crate::tls::default_client_config): Mozilla's roots.
+    #[cfg(feature = "rustls")]
+    pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Server: with a configuration, `accept` and `accept_with` speak TLS (`wss://` only) on
+    /// every stream they are given ([`tls::server_config`](crate::tls::server_config) builds
+    /// one from PEM files). Streams an HTTP server hands over (`accept_parsed`,
+    /// `from_upgraded`) are past its own TLS and ignore this.
+    #[cfg(feature = "rustls")]
+    pub tls_server: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for SocketConfig {
@@ -80,6 +91,10 @@ impl Default for SocketConfig {
             write_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             read_buffer_size: 128 << 10,
+            #[cfg(feature = "rustls")]
+            tls_client: None,
+            #[cfg(feature = "rustls")]
+            tls_server: None,
         }
     }
 }
@@ -329,6 +344,8 @@ pub fn message_of(event: Option<Event>) -> Option<Result<Option<Message>, Socket
 #[derive(Debug)]
 pub struct Driver {
     conn: Connection,
+    /// The TLS session between the socket's bytes and the connection's (`crate::tls`).
+    tls: Option<Tls>,
     /// The read direction is finished (EOF or error): nobody reads again.
     read_done: bool,
     /// Callers inside a blocking flush (application sends and closes).
@@ -345,7 +362,50 @@ pub struct Driver {
 impl Driver {
     /// Drives `conn`.
     pub fn new(conn: Connection) -> Self {
-        Driver { conn, read_done: false, writers: 0, writes: 0, handed_off: false, handed_off_at: None }
+        Driver { conn, tls: None, read_done: false, writers: 0, writes: 0, handed_off: false, handed_off_at: None }
+    }
+
+    /// Client: drives `conn` over TLS to `tls_host` (a `wss://` URL's host) with
+    /// `config.tls_client`, or over the plain stream if `None`.
+    pub fn client(conn: Connection, tls_host: Option<&str>, config: &SocketConfig) -> Result<Self, SocketError> {
+        #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
+        let mut driver = Driver::new(conn);
+        if let Some(host) = tls_host {
+            #[cfg(feature = "rustls")]
+            {
+                driver.tls = Some(Tls::client(config.tls_client.as_ref(), host)?);
+            }
+            #[cfg(not(feature = "rustls"))]
+            {
+                let _ = (host, config);
+                return Err(LocalError::Tls("wss:// needs the transport's `rustls` feature".into()).into());
+            }
+        }
+        Ok(driver)
+    }
+
+    /// Server: drives `conn` over TLS if `config.tls_server` is set.
+    pub fn server(conn: Connection, config: &SocketConfig) -> Result<Self, SocketError> {
+        #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
+        let mut driver = Driver::new(conn);
+        #[cfg(feature = "rustls")]
+        if let Some(tls) = &config.tls_server {
+            driver.tls = Some(Tls::server(tls)?);
+        }
+        #[cfg(not(feature = "rustls"))]
+        let _ = config;
+        Ok(driver)
+    }
+
+    /// True if the connection runs over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// True if bytes are waiting to be written: the connection's, or TLS records (the TLS
+    /// handshake's, an alert).
+    pub fn has_output(&self) -> bool {
+        self.conn.has_transmit() || self.tls.as_ref().is_some_and(Tls::wants_write)
     }
 
     /// The connection.
@@ -365,7 +425,7 @@ impl Driver {
         if let Some(value) = goal(&mut self.conn) {
             return Next::Ready { value, flush: !self.conn.has_event() };
         }
-        if !flushed && self.conn.has_transmit() {
+        if !flushed && self.has_output() {
             return Next::Flush;
         }
         Next::Wait { deadline: self.conn.poll_timeout() }
@@ -410,7 +470,20 @@ impl Driver {
     pub fn on_read(&mut self, now: Instant, result: io::Result<&[u8]>) {
         match result {
             Ok([]) => self.finish_input(now),
-            Ok(bytes) => self.conn.handle_input(now, bytes),
+            Ok(bytes) => match &mut self.tls {
+                None => self.conn.handle_input(now, bytes),
+                Some(tls) => {
+                    let conn = &mut self.conn;
+                    match tls.on_input(bytes, |plain| conn.handle_input(now, plain)) {
+                        tls::Input::More => {}
+                        tls::Input::Closed => self.finish_input(now),
+                        tls::Input::Failed(e) => {
+                            self.read_done = true;
+                            self.conn.handle_tls_error(now, e.to_string());
+                        }
+                    }
+                }
+            },
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => self.finish_input(now),
@@ -463,7 +536,7 @@ impl Driver {
     /// Moves the connection's output into `outbox`, up to a vectored write's worth, stopping
     /// at a shutdown (which waits for the bytes before it).
     pub fn refill(&mut self, outbox: &mut Outbox) {
-        outbox.refill(&mut self.conn);
+        outbox.refill(&mut self.conn, self.tls.as_mut());
     }
 
     /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::Shutdown;
 
+use crate::tls::Tls;
 use crate::{Connection, Transmit};
 
 /// What the holder of the write side does next ([`Outbox::next`]).
@@ -89,20 +90,32 @@ impl Outbox {
     }
 
     /// Takes output from `conn` until the queue holds a write's worth or something other than
-    /// bytes comes (a shutdown, which waits for the bytes before it).
-    pub(super) fn refill(&mut self, conn: &mut Connection) {
+    /// bytes comes (a shutdown, which waits for the bytes before it). Over TLS the bytes are
+    /// sealed into records, our `close_notify` goes before the shutdown, and the queue takes
+    /// the records (the TLS handshake's too, when the connection has nothing).
+    pub(super) fn refill(&mut self, conn: &mut Connection, mut tls: Option<&mut Tls>) {
         let mut total: usize = self.bufs.iter().map(|b| b.len()).sum::<usize>() - self.at;
         while self.then.is_none() && self.bufs.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
             match conn.poll_transmit() {
                 Some(Transmit::Bytes(b)) => {
                     total += b.len();
-                    if !b.is_empty() {
-                        self.bufs.push_back(b);
+                    match tls.as_deref_mut() {
+                        Some(tls) => tls.seal(&b),
+                        None if !b.is_empty() => self.bufs.push_back(b),
+                        None => {}
                     }
                 }
-                Some(t) => self.then = Some(t),
+                Some(t) => {
+                    if let Some(tls) = tls.as_deref_mut() {
+                        tls.close_notify();
+                    }
+                    self.then = Some(t);
+                }
                 None => break,
             }
+        }
+        if let Some(records) = tls.and_then(Tls::take_output) {
+            self.bufs.push_back(records);
         }
     }
 

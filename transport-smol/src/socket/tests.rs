@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use async_net::TcpListener;
 use futures_lite::{AsyncReadExt, future};
-use wsduplex_core::driver::{SocketConfig, goal};
+use wsduplex_core::driver::{Driver, SocketConfig, goal};
 use wsduplex_core::{Connection, Event, Outcome};
 
 use super::*;
@@ -16,7 +16,7 @@ async fn pair(conn: Connection) -> (Arc<Shared<TcpStream>>, TcpStream, TcpStream
     let stream = TcpStream::connect(listener.local_addr().expect("address")).await.expect("connect");
     let (peer, _) = listener.accept().await.expect("accept");
     let ours = stream.clone();
-    (Shared::new(stream, conn, &SocketConfig::default()).expect("socket"), ours, peer)
+    (Shared::new(stream, Driver::new(conn), &SocketConfig::default()).expect("socket"), ours, peer)
 }
 
 async fn within<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {

@@ -11,7 +11,7 @@ fn pair(conn: Connection) -> (Arc<Shared<TcpStream>>, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let stream = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
     let (peer, _) = listener.accept().expect("accept");
-    (Shared::new(stream, conn, &SocketConfig::default()).expect("socket"), peer)
+    (Shared::new(stream, Driver::new(conn), &SocketConfig::default()).expect("socket"), peer)
 }
 
 /// A writing thread that takes the end of the input between two writes (the handoff) leaves

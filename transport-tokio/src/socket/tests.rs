@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use wsduplex_core::driver::{SocketConfig, goal};
+use wsduplex_core::driver::{Driver, SocketConfig, goal};
 use wsduplex_core::{Connection, Event, Outcome};
 
 use super::*;
@@ -17,7 +17,7 @@ async fn pair(conn: Connection) -> (Arc<Shared<TcpStream>>, TcpStream, TcpStream
     let (peer, _) = listener.accept().await.expect("accept");
     // A second handle to our socket, to see what the transport did to it.
     let ours = TcpStream::from_std(socket2::SockRef::from(&stream).try_clone().expect("dup").into()).expect("ours");
-    (Shared::new(stream, conn, &SocketConfig::default()).expect("socket"), ours, peer)
+    (Shared::new(stream, Driver::new(conn), &SocketConfig::default()).expect("socket"), ours, peer)
 }
 
 /// A writing task that takes the end of the input between two writes leaves the core's
