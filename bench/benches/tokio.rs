@@ -1,6 +1,7 @@
 //! wsduplex-tokio against tokio-tungstenite, both ends of each pair from one library
 //! (`wsduplex_bench::tokio_pair`): the seed stream's wall time and CPU time (user + sys of
-//! this process, which runs both ends), and the pipelined small-message echo's wall time.
+//! this process, which runs both ends), plain and over TLS (theirs over tokio-rustls); and the
+//! pipelined small-message echo's wall time.
 //!
 //! `cargo bench -p wsduplex-bench --bench tokio`
 
@@ -13,22 +14,23 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use wsduplex_bench::seed::TOTAL;
 use wsduplex_bench::tokio_pair::{ECHO_MESSAGES, Library};
 
-fn seed(library: Library) {
-    if let Err(e) = library.seed() {
+fn seed(library: Library, tls: bool) {
+    let result = if tls { library.seed_tls() } else { library.seed() };
+    if let Err(e) = result {
         panic!("{e}");
     }
 }
 
-fn tokio_seed(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tokio-seed-wall");
+fn seed_groups(c: &mut Criterion, name: &str, tls: bool) {
+    let mut g = c.benchmark_group(format!("{name}-wall"));
     g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
     for library in Library::ALL {
-        g.bench_function(library.name(), |b| b.iter(|| seed(library)));
+        g.bench_function(library.name(), |b| b.iter(|| seed(library, tls)));
     }
     g.finish();
     // Reported as "time" by criterion, but the clock is the process's CPU time.
-    let mut g = c.benchmark_group("tokio-seed-cpu");
+    let mut g = c.benchmark_group(format!("{name}-cpu"));
     g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
     for library in Library::ALL {
@@ -36,13 +38,21 @@ fn tokio_seed(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let start = ProcessTime::now();
                 for _ in 0..iters {
-                    seed(library);
+                    seed(library, tls);
                 }
                 start.elapsed()
             })
         });
     }
     g.finish();
+}
+
+fn tokio_seed(c: &mut Criterion) {
+    seed_groups(c, "tokio-seed", false);
+}
+
+fn tokio_seed_tls(c: &mut Criterion) {
+    seed_groups(c, "tokio-seed-tls", true);
 }
 
 fn tokio_echo(c: &mut Criterion) {
@@ -61,5 +71,5 @@ fn tokio_echo(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokio_seed, tokio_echo);
+criterion_group!(benches, tokio_seed, tokio_seed_tls, tokio_echo);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p wsduplex-bench --example tokio-run -- echo wsduplex-tokio 5
 //! cargo run --release -p wsduplex-bench --example tokio-run -- seed tokio-tungstenite 20
+//! cargo run --release -p wsduplex-bench --example tokio-run -- seed-tls wsduplex-tokio 20
 //! ```
 
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use wsduplex_bench::tokio_pair::Library;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(what), Some(library)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: tokio-run seed|echo tokio-tungstenite|wsduplex-tokio [runs]");
+        eprintln!("usage: tokio-run seed|seed-tls|echo tokio-tungstenite|wsduplex-tokio [runs]");
         return ExitCode::from(2);
     };
     let Some(library) = Library::ALL.into_iter().find(|l| l.name() == library) else {
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     for _ in 0..runs {
         let result = match what.as_str() {
             "seed" => library.seed().map(drop),
+            "seed-tls" => library.seed_tls().map(drop),
             "echo" => library.echo().map(drop),
             other => Err(format!("unknown workload {other}")),
         };

@@ -10,17 +10,27 @@
 //!   by a server that is tokio-tungstenite's example echo on both sides
 //!   (`read.try_filter(..).forward(write)`, the same text over our `Stream`/`Sink`).
 //!
+//! - the seed stream over TLS (`wss://`, [`Library::seed_tls`]): the same, with both ends of
+//!   theirs over tokio-rustls (the way tokio-tungstenite is used with TLS) and ours with the
+//!   TLS of its driver; one certificate, one rustls provider (aws-lc-rs) and the same rustls
+//!   configurations for both.
+//!
 //! Every run checks its result: the bytes acknowledged, or every echo counted.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt, future};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use wsduplex_demo::cli::ClientFlags;
 use wsduplex_demo::output::Output;
-use wsduplex_demo::{on_tokio, seed};
+use wsduplex_demo::{on_tokio, pki, seed};
+use wsduplex_tokio::rustls::pki_types::ServerName;
+use wsduplex_tokio::rustls::{ClientConfig, ServerConfig};
 
 use crate::seed::{CHUNK, MESSAGE_SIZE, MESSAGES, TOTAL};
 use crate::{Failure, fail};
@@ -53,22 +63,47 @@ impl Library {
 
     /// One seed exchange; the bytes acknowledged, which must be [`TOTAL`].
     pub fn seed(self) -> Result<u64, Failure> {
+        self.seed_over(None)
+    }
+
+    /// One seed exchange over TLS; the bytes acknowledged, which must be [`TOTAL`].
+    pub fn seed_tls(self) -> Result<u64, Failure> {
+        self.seed_over(Some(tls()))
+    }
+
+    fn seed_over(self, tls: Option<&'static Tls>) -> Result<u64, Failure> {
         let acked = exchange(
             move |s| async move {
-                match self {
-                    Library::TokioTungstenite => their_seed_server(s).await,
-                    Library::WsduplexTokio => {
-                        let ws = wsduplex_tokio::accept(s, seed::server_socket_config(CHUNK))
-                            .await
-                            .map_err(fail("accept"))?;
+                match (self, tls) {
+                    (Library::TokioTungstenite, None) => their_seed_server(s).await,
+                    (Library::TokioTungstenite, Some(tls)) => {
+                        let s = TlsAcceptor::from(tls.server.clone()).accept(s).await.map_err(fail("TLS accept"))?;
+                        their_seed_server(s).await
+                    }
+                    (Library::WsduplexTokio, tls) => {
+                        let mut config = seed::server_socket_config(CHUNK);
+                        config.tls_server = tls.map(|t| t.server.clone());
+                        let ws = wsduplex_tokio::accept(s, config).await.map_err(fail("accept"))?;
                         on_tokio::serve(ws, CHUNK, None).await.map(drop).map_err(fail("serve"))
                     }
                 }
             },
             move |addr| async move {
-                match self {
-                    Library::TokioTungstenite => their_seed_client(addr).await,
-                    Library::WsduplexTokio => our_seed_client(addr).await,
+                match (self, tls) {
+                    (Library::TokioTungstenite, None) => {
+                        let s = connect_tcp(addr).await?;
+                        their_seed_client(format!("ws://{addr}/"), s).await
+                    }
+                    (Library::TokioTungstenite, Some(tls)) => {
+                        let s = connect_tcp(addr).await?;
+                        let name = ServerName::try_from("localhost").map_err(fail("name"))?;
+                        let s = TlsConnector::from(tls.client.clone()).connect(name, s).await.map_err(fail("TLS"))?;
+                        their_seed_client(format!("wss://localhost:{}/", addr.port()), s).await
+                    }
+                    (Library::WsduplexTokio, None) => our_seed_client(format!("ws://{addr}/"), None).await,
+                    (Library::WsduplexTokio, Some(tls)) => {
+                        our_seed_client(format!("wss://localhost:{}/", addr.port()), Some(tls.ca_file.clone())).await
+                    }
                 }
             },
         )?;
@@ -139,9 +174,39 @@ where
     })
 }
 
-async fn our_seed_client(addr: SocketAddr) -> Result<u64, Failure> {
-    let flags = ClientFlags { messages: MESSAGES, ..ClientFlags::default() };
-    let (url, quiet) = (format!("ws://{addr}/"), Output::quiet());
+/// The certificates of the TLS runs, made once: the server's configuration, the client's
+/// (trusting the test CA), and the CA in a file for the seed client's `--tls-ca`.
+struct Tls {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+    ca_file: PathBuf,
+}
+
+fn tls() -> &'static Tls {
+    static TLS: OnceLock<Tls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let pki = pki::Pki::new().expect("test CA");
+        let dir = std::env::temp_dir().join(format!("wsduplex-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, pki.ca_pem()).expect("CA file");
+        Tls {
+            server: pki.server_config(pki::LeafKind::Valid).expect("server config"),
+            client: pki.client_config().expect("client config"),
+            ca_file,
+        }
+    })
+}
+
+async fn connect_tcp(addr: SocketAddr) -> Result<TcpStream, Failure> {
+    let s = TcpStream::connect(addr).await.map_err(fail("connect"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    Ok(s)
+}
+
+async fn our_seed_client(url: String, tls_ca: Option<PathBuf>) -> Result<u64, Failure> {
+    let flags = ClientFlags { messages: MESSAGES, tls_ca, ..ClientFlags::default() };
+    let quiet = Output::quiet();
     let spawn = |f| {
         let task = tokio::spawn(f);
         async move { task.await.map_err(|e| wsduplex_tokio::SocketError::Io(std::io::Error::other(e)))? }
@@ -159,7 +224,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime"))
 }
 
-async fn their_seed_server(s: TcpStream) -> Result<(), Failure> {
+async fn their_seed_server<S: AsyncRead + AsyncWrite + Unpin>(s: S) -> Result<(), Failure> {
     let mut ws = tokio_tungstenite::accept_async(s).await.map_err(fail("accept"))?;
     let mut since = 0u64;
     while let Some(msg) = ws.next().await {
@@ -175,13 +240,17 @@ async fn their_seed_server(s: TcpStream) -> Result<(), Failure> {
             _ => {}
         }
     }
-    Ok(())
+    // Over TLS the session must end with close_notify (tokio-rustls' `shutdown`): without it,
+    // tokio-tungstenite's client reads a bare FIN and fails with rustls' UnexpectedEof. On
+    // plain TCP this is the FIN the drop would send.
+    ws.get_mut().shutdown().await.map_err(fail("server shutdown"))
 }
 
-async fn their_seed_client(addr: SocketAddr) -> Result<u64, Failure> {
-    let s = TcpStream::connect(addr).await.map_err(fail("connect"))?;
-    s.set_nodelay(true).map_err(fail("nodelay"))?;
-    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), s).await.map_err(fail("handshake"))?;
+async fn their_seed_client<S>(url: String, s: S) -> Result<u64, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (ws, _) = tokio_tungstenite::client_async(url, s).await.map_err(fail("handshake"))?;
     let (mut write, mut read) = ws.split();
     let reader = tokio::spawn(async move {
         let mut acked = 0u64;

@@ -32,10 +32,10 @@ pub use enabled::*;
 
 #[cfg(feature = "rustls")]
 mod enabled {
-    use std::io::{BufRead, Write};
+    use std::io::{BufRead, IoSlice, Write};
     use std::sync::{Arc, OnceLock};
 
-    use bytes::Bytes;
+    use bytes::{BufMut, Bytes, BytesMut};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
@@ -57,6 +57,9 @@ mod enabled {
     #[derive(Debug)]
     pub(crate) struct Tls {
         session: rustls::Connection,
+        /// Where records are written out of rustls: one allocation, reused once the outbox has
+        /// written and dropped what it took (a fresh buffer per write was page faults).
+        records: BytesMut,
     }
 
     impl Tls {
@@ -80,7 +83,7 @@ mod enabled {
             // The outbox bounds what is taken per write (and the connection what is queued),
             // so rustls needs no limit of its own: with one, `seal` could not take all.
             session.set_buffer_limit(None);
-            Tls { session }
+            Tls { session, records: BytesMut::new() }
         }
 
         /// Decrypts `input` (what a read brought), handing the plaintext to `deliver` in
@@ -120,10 +123,20 @@ mod enabled {
             }
         }
 
-        /// Encrypts `plain` (queued until the handshake is done).
-        pub(crate) fn seal(&mut self, plain: &[u8]) {
-            // Cannot fail: writing to rustls without a buffer limit only copies.
-            let _ = self.session.writer().write_all(plain);
+        /// Encrypts `plain`, all of it, as few records as it fits in: a frame's header and
+        /// payload share one (queued until the handshake is done).
+        pub(crate) fn seal(&mut self, plain: &[Bytes]) {
+            let mut slices: Vec<IoSlice<'_>> = plain.iter().map(|b| IoSlice::new(b)).collect();
+            let mut left = &mut slices[..];
+            let mut writer = self.session.writer();
+            while !left.is_empty() {
+                // Without a buffer limit rustls takes everything; it fails only once the
+                // session has (then the failure is reported by the input side).
+                match writer.write_vectored(left) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => IoSlice::advance_slices(&mut left, n),
+                }
+            }
         }
 
         /// Queues our `close_notify` (once; rustls ignores a second).
@@ -138,14 +151,13 @@ mod enabled {
 
         /// The records waiting to be written, in one buffer.
         pub(crate) fn take_output(&mut self) -> Option<Bytes> {
-            let mut out = Vec::new();
             while self.session.wants_write() {
-                // Writing into a Vec cannot fail.
-                if self.session.write_tls(&mut out).is_err() {
+                // Writing into memory cannot fail.
+                if self.session.write_tls(&mut (&mut self.records).writer()).is_err() {
                     break;
                 }
             }
-            (!out.is_empty()).then(|| Bytes::from(out))
+            (!self.records.is_empty()).then(|| self.records.split().freeze())
         }
     }
 
@@ -232,7 +244,7 @@ mod disabled {
         pub(crate) fn on_input(&mut self, _: &[u8], _: impl FnMut(&[u8])) -> Input {
             match *self {}
         }
-        pub(crate) fn seal(&mut self, _: &[u8]) {
+        pub(crate) fn seal(&mut self, _: &[Bytes]) {
             match *self {}
         }
         pub(crate) fn close_notify(&mut self) {

@@ -68,6 +68,12 @@
 //! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
 //! read; each write is bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more
 //! than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
+//!
+//! **TLS.** With the `rustls` feature, `wss://` URLs just work and a server given
+//! `SocketConfig::tls_server` accepts TLS (`tls` builds the configurations). TLS runs in the
+//! shared driver over rustls' sans-IO session, above the plain TCP stream, so the split halves
+//! and the readiness-based reads stay as they are over TCP; see `wsduplex_core::tls`. A TLS
+//! stream of your own goes to `connect_with` / `accept_with` as any stream.
 
 mod socket;
 mod stream;

@@ -40,8 +40,14 @@
 //! ~360 such sleeps per 128 MiB for the seed client before, 0-3 since; BENCHMARKS.md). A
 //! writer stuck in one write (a peer that reads nothing until it has written everything) does
 //! not strand the input: after 1 ms without a completed write the receiver reads itself.
-//! Streams that cannot wait for input without reading it ([`Stream::wait_readable`], e.g. TLS)
-//! keep the plain blocking read.
+//! Streams that cannot wait for input without reading it ([`Stream::wait_readable`], e.g. a TLS
+//! stream of your own) keep the plain blocking read.
+//!
+//! **TLS.** With the `rustls` feature, `wss://` URLs just work and a server given
+//! `SocketConfig::tls_server` accepts TLS ([`tls`] builds the configurations). TLS runs in
+//! the driver over rustls' sans-IO session, above the plain TCP stream, so the two halves of a
+//! split socket still read and write at once (a TLS stream object could not be read by one
+//! thread while another writes to it); see `wsduplex_core::tls`.
 //!
 //! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out with
 //! the next `send`, `flush` or `close`, or when `recv` has handed out every event already

@@ -73,11 +73,11 @@ pub struct SocketConfig {
     /// connection; the async ones share one per executor thread.
     pub read_buffer_size: usize,
     /// Client: the TLS settings of `wss://` URLs; `None` (the default) for
-    /// [`tls::default_client_config`](crate::tls::default_client_config): Mozilla's roots.
+    /// [`tls::default_client_config`]: Mozilla's roots.
     #[cfg(feature = "rustls")]
     pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// Server: with a configuration, `accept` and `accept_with` speak TLS (`wss://` only) on
-    /// every stream they are given ([`tls::server_config`](crate::tls::server_config) builds
+    /// every stream they are given ([`tls::server_config`] builds
     /// one from PEM files). Streams an HTTP server hands over (`accept_parsed`,
     /// `from_upgraded`) are past its own TLS and ignore this.
     #[cfg(feature = "rustls")]

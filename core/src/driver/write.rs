@@ -93,29 +93,33 @@ impl Outbox {
     /// bytes comes (a shutdown, which waits for the bytes before it). Over TLS the bytes are
     /// sealed into records, our `close_notify` goes before the shutdown, and the queue takes
     /// the records (the TLS handshake's too, when the connection has nothing).
-    pub(super) fn refill(&mut self, conn: &mut Connection, mut tls: Option<&mut Tls>) {
+    pub(super) fn refill(&mut self, conn: &mut Connection, tls: Option<&mut Tls>) {
         let mut total: usize = self.bufs.iter().map(|b| b.len()).sum::<usize>() - self.at;
-        while self.then.is_none() && self.bufs.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
+        // Over TLS the buffers are sealed into records that the queue then holds.
+        let plain = match tls {
+            None => &mut self.bufs,
+            Some(_) => &mut std::collections::VecDeque::new(),
+        };
+        while self.then.is_none() && plain.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
             match conn.poll_transmit() {
                 Some(Transmit::Bytes(b)) => {
                     total += b.len();
-                    match tls.as_deref_mut() {
-                        Some(tls) => tls.seal(&b),
-                        None if !b.is_empty() => self.bufs.push_back(b),
-                        None => {}
+                    if !b.is_empty() {
+                        plain.push_back(b);
                     }
                 }
-                Some(t) => {
-                    if let Some(tls) = tls.as_deref_mut() {
-                        tls.close_notify();
-                    }
-                    self.then = Some(t);
-                }
+                Some(t) => self.then = Some(t),
                 None => break,
             }
         }
-        if let Some(records) = tls.and_then(Tls::take_output) {
-            self.bufs.push_back(records);
+        if let Some(tls) = tls {
+            tls.seal(plain.make_contiguous());
+            if self.then.is_some() {
+                tls.close_notify();
+            }
+            if let Some(records) = tls.take_output() {
+                self.bufs.push_back(records);
+            }
         }
     }
 
