@@ -77,8 +77,10 @@ pub(crate) enum Trigger {
     LocalClose(CloseFrame),
     /// A valid Close frame from the peer.
     PeerClose(CloseFrame),
-    /// `CloseReply::Deadline` passed in `CloseReceived`.
-    ReplyDeadline,
+    /// Our reply to the peer's Close is due in `CloseReceived`: the `CloseReply::Deadline`
+    /// passed, or nothing can send final replies any more (the driver's rule: no `Sender` is
+    /// alive and the one owner asks for the next event).
+    ReplyDue,
     /// A wait ran out.
     Timeout(Timer),
     /// The peer broke the protocol.
@@ -183,7 +185,7 @@ pub(crate) fn transition(phase: Phase, trigger: Trigger, cx: &Context<'_>) -> Op
         // §7.1.4: both Closes exchanged: the handshake is complete.
         (CloseSent, PeerClose(f)) => Move { report: Some(f.clone()), ..closed(clean(cx.sent?, &f)) },
         (CloseReceived, LocalClose(f)) => Move { send: Some(f.clone()), ..closed(clean(&f, cx.received?)) },
-        (CloseReceived, ReplyDeadline) => {
+        (CloseReceived, ReplyDue) => {
             let echo = cx.received?.echo();
             Move { send: Some(echo.clone()), ..closed(clean(&echo, cx.received?)) }
         }
@@ -248,7 +250,7 @@ mod tests {
             Trigger::Opened,
             Trigger::LocalClose(f.clone()),
             Trigger::PeerClose(f),
-            Trigger::ReplyDeadline,
+            Trigger::ReplyDue,
             Trigger::Timeout(Timer::Close),
             Trigger::Timeout(Timer::Handshake),
             Trigger::Timeout(Timer::Pong),

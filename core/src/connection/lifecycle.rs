@@ -62,6 +62,14 @@ impl Connection {
         Ok(())
     }
 
+    /// In `CloseReceived`: replies to the peer's Close now (its code echoed, §5.5.1), as the
+    /// `CloseReply::Deadline` would when it passes. True if it did (nothing happens in any other
+    /// state). The driver calls it when nothing can send final replies any more.
+    pub fn reply_to_close(&mut self, now: Instant) -> bool {
+        self.now = now;
+        self.apply(now, Trigger::ReplyDue)
+    }
+
     /// Gives up at once: no Close frame, queued output dropped, disconnect. While a closed
     /// connection lingers for the peer's EOF, this ends the wait.
     pub fn abort(&mut self) {
@@ -104,7 +112,7 @@ impl Connection {
                 Deadline::Failure => self.apply_pending_failure(),
                 Deadline::Handshake => _ = self.apply(now, Trigger::Timeout(Timer::Handshake)),
                 Deadline::Close => _ = self.apply(now, Trigger::Timeout(Timer::Close)),
-                Deadline::Reply => _ = self.apply(now, Trigger::ReplyDeadline),
+                Deadline::Reply => _ = self.apply(now, Trigger::ReplyDue),
                 Deadline::Pong => _ = self.apply(now, Trigger::Timeout(Timer::Pong)),
                 Deadline::Ping => self.send_keepalive_ping(now),
                 Deadline::Linger => _ = self.apply(now, Trigger::LingerTimeout),

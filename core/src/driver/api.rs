@@ -90,11 +90,14 @@ macro_rules! socket_api {
 
         impl<S: $bound> WebSocket<S> {
             $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
-            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] $clock);
             $crate::socket_api!(@inspecting);
 
-            /// Splits into a sending and a receiving half.
+            /// Splits into a sending and a receiving half. While the `Sender` lives, the peer's
+            /// Close is answered by its `close` (or at the `CloseReply::Deadline`): it may still
+            /// be sending final replies. Dropping it answers at once.
             pub fn split(self) -> (Sender<S>, Receiver<S>) {
+                self.handle.0.driver().sender_created();
                 (
                     Sender { handle: self.handle.clone(), polling: Polling::default() },
                     Receiver { handle: self.handle, polling: Polling::default() },
@@ -229,13 +232,22 @@ macro_rules! socket_api {
             Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Server(request), polling: Polling::default() })
         }
 
+        impl<S: $bound> Drop for Sender<S> {
+            fn drop(&mut self) {
+                // Nothing can send final replies any more: a peer's Close is answered now.
+                if self.handle.0.driver().sender_dropped($clock) {
+                    self.handle.0.notify();
+                }
+            }
+        }
+
         impl<S: $bound> Sender<S> {
             $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
             $crate::socket_api!(@inspecting);
         }
 
         impl<S: $bound> Receiver<S> {
-            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] $clock);
             $crate::socket_api!(@inspecting);
         }
     };
@@ -304,10 +316,17 @@ macro_rules! socket_api {
             self.handle.0.abort()$(.$aw)?
         }
     };
-    (@receiving [$($a:tt)?] [$(.$aw:tt)?]) => {
+    (@receiving [$($a:tt)?] [$(.$aw:tt)?] $clock:path) => {
         /// The next event: messages (or chunks), pings, pongs, chunk boundaries, the peer's
         /// Close, and finally `Event::Closed`. `None` once the connection is released.
+        ///
+        /// Asking for the next event after the peer's Close was handed out, with no `Sender`
+        /// alive, answers that Close at once (see `Driver::receiving_alone`): send final
+        /// replies before receiving again.
         pub $($a)? fn recv(&self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
+            if self.handle.0.driver().receiving_alone($clock) {
+                self.handle.0.notify();
+            }
             self.handle.0.drive($crate::driver::goal::event)$(.$aw)?
         }
 

@@ -350,6 +350,8 @@ pub struct Driver {
     read_done: bool,
     /// Callers inside a blocking flush (application sends and closes).
     writers: usize,
+    /// `Sender`s alive (0 or 1): while one is, final replies may still come from it.
+    senders: usize,
     /// Writes they completed: how a reader tells a writer that moves from one that is stuck.
     writes: u64,
     /// A reader saw input while a writer was active and left it to the writer.
@@ -362,7 +364,16 @@ pub struct Driver {
 impl Driver {
     /// Drives `conn`.
     pub fn new(conn: Connection) -> Self {
-        Driver { conn, tls: None, read_done: false, writers: 0, writes: 0, handed_off: false, handed_off_at: None }
+        Driver {
+            conn,
+            tls: None,
+            read_done: false,
+            writers: 0,
+            senders: 0,
+            writes: 0,
+            handed_off: false,
+            handed_off_at: None,
+        }
     }
 
     /// Client: drives `conn` over TLS to `tls_host` (a `wss://` URL's host) with
@@ -501,6 +512,35 @@ impl Driver {
         if self.conn.poll_timeout().is_some_and(|d| d <= now) {
             self.conn.handle_timeout(now);
         }
+    }
+
+    /// The socket was split: a `Sender` exists.
+    pub fn sender_created(&mut self) {
+        self.senders += 1;
+    }
+
+    /// A `Sender` was dropped. True if that answered the peer's Close (see
+    /// [`Driver::receiving_alone`]): nothing can send any more, so the reply is due. The caller
+    /// wakes the waiters, one of which writes it.
+    pub fn sender_dropped(&mut self, now: impl FnOnce() -> Instant) -> bool {
+        self.senders = self.senders.saturating_sub(1);
+        self.senders == 0 && self.conn.state() == State::CloseReceived && self.conn.reply_to_close(now())
+    }
+
+    /// The receiving side asks for the next event. **The prompt close rule:** in
+    /// `CloseReceived`, once the peer's Close has been handed out (no event is waiting), with
+    /// no `Sender` alive, whoever receives is the only one who could send, and by asking for
+    /// the next event it says it has no final reply to send: the peer's Close is answered now
+    /// (its code echoed) instead of at the `CloseReply::Deadline`. So an echo loop that never
+    /// looks at `CloseReceived` closes at once, while a server that sends a final reply from
+    /// `CloseReceived` (the seed's tally) still does, before it receives again. A split
+    /// socket's `Sender` may still be sending final replies: its Close, its drop or the
+    /// deadline answers. True if the reply was queued (the caller wakes the waiters).
+    pub fn receiving_alone(&mut self, now: impl FnOnce() -> Instant) -> bool {
+        self.senders == 0
+            && self.conn.state() == State::CloseReceived
+            && !self.conn.has_event()
+            && self.conn.reply_to_close(now())
     }
 
     /// A caller starts a blocking flush.

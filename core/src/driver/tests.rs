@@ -416,3 +416,43 @@ fn leftover_bytes_are_input_and_none_is_not_the_end() {
     assert!(matches!(d.connection_mut().poll_event(), Some(Event::Message(_))));
     assert_eq!(d.connection().state(), State::Open);
 }
+
+/// The prompt close rule: with no `Sender` alive, asking for the next event after the peer's
+/// Close was handed out answers it at once; not before it was handed out (the application
+/// has not seen it), not while a `Sender` lives (it may still send final replies), and
+/// dropping the last `Sender` answers it.
+#[test]
+fn the_peers_close_is_answered_when_nothing_can_send_any_more() {
+    let t0 = Instant::now();
+    let close = client_frame(0x8, &1001u16.to_be_bytes());
+    let answered = |d: &mut Driver| {
+        let (bytes, shutdowns) = written(d, &mut Outbox::default());
+        bytes.starts_with(&[0x88, 2, 0x03, 0xE9]) && !shutdowns.is_empty()
+    };
+
+    // Single owner: the Close is waiting as an event, then handed out, then recv again.
+    let mut d = server(t0);
+    d.on_read(t0, Ok(&close));
+    assert!(!d.receiving_alone(|| t0), "the application has not seen the peer's Close yet");
+    assert!(matches!(goal::event(d.connection_mut()), Some(Some(Event::CloseReceived { .. }))));
+    assert!(d.receiving_alone(|| t0), "asking for the next event: nothing more will be sent");
+    assert!(answered(&mut d), "our Close echoes 1001, then the stream is shut down");
+    assert!(!d.receiving_alone(|| t0), "answered once");
+
+    // Split: the Sender may still send final replies; its drop answers.
+    let mut d = server(t0);
+    d.sender_created();
+    d.on_read(t0, Ok(&close));
+    let _ = goal::event(d.connection_mut());
+    assert!(!d.receiving_alone(|| t0), "a Sender is alive");
+    assert!(matches!(d.command(|| t0, &Command::Send(Message::Text(Text::from("final"))), true), Sent::Flush));
+    assert!(d.sender_dropped(|| t0), "nothing can send any more");
+    let (bytes, _) = written(&mut d, &mut Outbox::default());
+    assert!(bytes.starts_with(b"\x81\x05final\x88\x02\x03\xE9"), "the final reply, then our Close: {bytes:?}");
+
+    // A Sender dropped while the connection is open closes nothing.
+    let mut d = server(t0);
+    d.sender_created();
+    assert!(!d.sender_dropped(|| t0));
+    assert_eq!(d.connection().state(), State::Open);
+}
