@@ -92,3 +92,8 @@ pub use wsduplex_core::{
 /// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
 #[cfg(feature = "rustls")]
 pub use wsduplex_core::{rustls, tls};
+
+/// This crate's README, whose example runs as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;

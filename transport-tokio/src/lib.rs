@@ -123,3 +123,8 @@ pub use wsduplex_core::{rustls, tls};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct WorkspaceReadme;
+
+/// This crate's README, whose example runs as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;
