@@ -13,6 +13,7 @@ mod message;
 mod state;
 mod timer;
 pub mod tls;
+mod trace;
 mod upgrade;
 mod utf8;
 

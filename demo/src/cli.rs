@@ -124,9 +124,20 @@ pub struct DemoArgs {
     pub deflate: bool,
 }
 
+/// With `RUST_LOG` set (`RUST_LOG=wsduplex=debug`), every connection's `tracing` events
+/// go to stderr: opened, closes sent and received, timeouts, violations with the peer's
+/// address, how it ended. Not a flag: the command line stays the contract's.
+fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
+    }
+}
+
 /// Parses this process's arguments as `bin`'s. `Err` carries the exit status: 0 after
 /// `--help` or `--version`, 2 (with a one-line error) for an unknown flag or a bad value.
 pub fn parse<T: Parser>(bin: &'static str) -> Result<T, ExitCode> {
+    init_logging();
     parse_from(bin, std::env::args_os())
 }
 

@@ -130,9 +130,13 @@ impl Connection {
             received: self.received_close.as_ref(),
             eof: self.recv.eof,
         };
+        #[cfg(feature = "tracing")]
+        let seen = trigger.clone();
         let Some(m) = state::transition(self.phase, trigger, &cx) else {
             return false;
         };
+        #[cfg(feature = "tracing")]
+        crate::trace::on_move(self.role, self.peer, self.phase, &seen, &m);
         self.phase = m.to;
         self.timers.stop_outside(m.to);
         if let Some(frame) = m.report {

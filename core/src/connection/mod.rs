@@ -126,6 +126,8 @@ pub struct Connection {
     events: VecDeque<Event>,
     stats: Stats,
     chunking: Chunking,
+    /// The peer's address, if the transport knows it: a label for the `tracing` events only.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -165,6 +167,7 @@ impl Connection {
             events: VecDeque::new(),
             stats: Stats::default(),
             chunking,
+            peer: None,
         };
         c.arm_handshake_timeout(now);
         c
@@ -239,12 +242,19 @@ impl Connection {
             events: self.events.clone(),
             stats: self.stats,
             chunking: self.chunking.clone(),
+            peer: self.peer,
         })
     }
 
     /// Our role.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Names the peer (its address) in the `tracing` events (feature `tracing`); nothing else
+    /// reads it.
+    pub fn set_peer(&mut self, peer: std::net::SocketAddr) {
+        self.peer = Some(peer);
     }
 
     /// The close-handshake state.

@@ -127,7 +127,8 @@ macro_rules! socket_api {
             let stream = connect_tcp(&url.address, config.connect_timeout)$(.$aw)??;
             stream.set_nodelay(true)?;
             let tls = url.secure.then_some(url.host.as_str());
-            open_client(stream, url.request(), tls, config)$(.$aw)?
+            let peer = stream.peer_addr().ok();
+            open_client(stream, url.request(), tls, peer, config)$(.$aw)?
         }
 
         /// Accepts a WebSocket on an accepted TCP stream, agreeing to every valid request
@@ -137,7 +138,8 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<$default>, $crate::driver::SocketError> {
             stream.set_nodelay(true)?;
-            accept_with(stream, config, |_| Ok($crate::Accept::default()))$(.$aw)?
+            let peer = stream.peer_addr().ok();
+            open_server(stream, peer, config, |_| Ok($crate::Accept::default()))$(.$aw)?
         }
 
         /// Performs the client's opening handshake over a stream the caller connected (a Unix
@@ -147,18 +149,23 @@ macro_rules! socket_api {
             request: $crate::ClientRequest,
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            open_client(stream, request, None, config)$(.$aw)?
+            open_client(stream, request, None, None, config)$(.$aw)?
         }
 
-        /// The client's side of the handshake, over TLS to `tls` (the server's name) if given.
+        /// The client's side of the handshake, over TLS to `tls` (the server's name) if given;
+        /// `peer` names the server in `tracing` events.
         $($a)? fn open_client<S: $bound>(
             stream: S,
             request: $crate::ClientRequest,
             tls: Option<&str>,
+            peer: Option<std::net::SocketAddr>,
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let keys = $crate::OsKeys::default();
-            let conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
+            let mut conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
+            if let Some(peer) = peer {
+                conn.set_peer(peer);
+            }
             let driver = $crate::driver::Driver::client(conn, tls, &config)?;
             let shared = Shared::new(stream, driver, &config)?;
             shared.flush()$(.$aw)??;
@@ -174,7 +181,21 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let conn = $crate::Connection::server(config.core.clone(), $clock());
+            open_server(stream, None, config, decide)$(.$aw)?
+        }
+
+        /// The server's side of a handshake it reads itself; `peer` names the client in
+        /// `tracing` events.
+        $($a)? fn open_server<S: $bound>(
+            stream: S,
+            peer: Option<std::net::SocketAddr>,
+            config: $crate::driver::SocketConfig,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            let mut conn = $crate::Connection::server(config.core.clone(), $clock());
+            if let Some(peer) = peer {
+                conn.set_peer(peer);
+            }
             let driver = $crate::driver::Driver::server(conn, &config)?;
             answer(stream, driver, &[], config, decide)$(.$aw)?
         }
