@@ -4,6 +4,99 @@
 
 use crate::{LocalError, PeerError};
 
+/// A close status code (RFC 6455 §7.4): the registered ones by name, any other by number. It
+/// converts from and into `u16`, so `close(1000, "")` and `close(CloseCode::GOING_AWAY, "")`
+/// both compile, and a frame's `code` compares with either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CloseCode(pub u16);
+
+impl CloseCode {
+    /// 1000: the purpose of the connection is fulfilled (§7.4.1).
+    pub const NORMAL: CloseCode = CloseCode(1000);
+    /// 1001: the endpoint is going away (a server shutting down, a page left).
+    pub const GOING_AWAY: CloseCode = CloseCode(1001);
+    /// 1002: a protocol error.
+    pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
+    /// 1003: a kind of data the endpoint cannot accept.
+    pub const UNSUPPORTED_DATA: CloseCode = CloseCode(1003);
+    /// 1005: the Close carried no code. Never sent (§7.4.1): an empty Close stands for it.
+    pub const NO_STATUS: CloseCode = CloseCode(1005);
+    /// 1006: the connection ended without a Close. Never sent (§7.4.1).
+    pub const ABNORMAL: CloseCode = CloseCode(1006);
+    /// 1007: data inconsistent with the message type (invalid UTF-8 in text).
+    pub const INVALID_PAYLOAD: CloseCode = CloseCode(1007);
+    /// 1008: a message violates the endpoint's policy.
+    pub const POLICY_VIOLATION: CloseCode = CloseCode(1008);
+    /// 1009: a message too big to process.
+    pub const MESSAGE_TOO_BIG: CloseCode = CloseCode(1009);
+    /// 1010 (client): the server did not negotiate an extension the client requires.
+    pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
+    /// 1011 (server): an unexpected condition prevented it from fulfilling the request.
+    pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012: the service is restarting (IANA registry).
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1013: try again later (IANA registry).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: a gateway or proxy got an invalid response upstream (IANA registry).
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
+    /// 1015: the TLS handshake failed. Never sent (§7.4.1).
+    pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
+
+    /// The registered name, if the code has one.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1000 => "normal closure",
+            1001 => "going away",
+            1002 => "protocol error",
+            1003 => "unsupported data",
+            1005 => "no status received",
+            1006 => "abnormal closure",
+            1007 => "invalid payload data",
+            1008 => "policy violation",
+            1009 => "message too big",
+            1010 => "mandatory extension",
+            1011 => "internal error",
+            1012 => "service restart",
+            1013 => "try again later",
+            1014 => "bad gateway",
+            1015 => "TLS handshake",
+            _ => return None,
+        })
+    }
+
+    /// True if the code may appear in a Close frame on the wire (§7.4.1, §7.4.2).
+    pub fn may_be_sent(self) -> bool {
+        is_valid_wire_code(self.0)
+    }
+}
+
+impl From<u16> for CloseCode {
+    fn from(code: u16) -> Self {
+        CloseCode(code)
+    }
+}
+
+impl From<CloseCode> for u16 {
+    fn from(code: CloseCode) -> Self {
+        code.0
+    }
+}
+
+impl PartialEq<u16> for CloseCode {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{} ({name})", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 /// A close status code and reason (RFC 6455 §5.5.1, §7.4). Code 1005 stands for a Close frame
 /// with no payload (§7.1.5): received as such, and sent as an empty Close.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,9 +113,14 @@ impl CloseFrame {
         CloseFrame { code: 1000, reason: String::new() }
     }
 
-    /// A close with `code` and `reason`.
-    pub fn new(code: u16, reason: impl Into<String>) -> Self {
-        CloseFrame { code, reason: reason.into() }
+    /// A close with `code` (a [`CloseCode`] or a `u16`) and `reason`.
+    pub fn new(code: impl Into<CloseCode>, reason: impl Into<String>) -> Self {
+        CloseFrame { code: code.into().0, reason: reason.into() }
+    }
+
+    /// The code, by name where it has one.
+    pub fn close_code(&self) -> CloseCode {
+        CloseCode(self.code)
     }
 
     /// What we reply to a received Close: the same code, no reason (§5.5.1 "typically echos").
@@ -135,6 +233,23 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_codes_by_name_and_by_number() {
+        assert_eq!(CloseCode::from(1001), CloseCode::GOING_AWAY);
+        assert_eq!(u16::from(CloseCode::MESSAGE_TOO_BIG), 1009);
+        assert_eq!(CloseFrame::new(CloseCode::GOING_AWAY, "bye"), CloseFrame::new(1001, "bye"));
+        assert_eq!(CloseFrame::new(4000, "").close_code(), 4000);
+        assert_eq!(CloseCode::NORMAL.to_string(), "1000 (normal closure)");
+        assert_eq!(CloseCode(4000).to_string(), "4000");
+        // §7.4.1: 1005, 1006 and 1015 stand for what was not on the wire; §7.4.2: 3000-4999.
+        let sendable: Vec<u16> = (999..=1016).filter(|c| CloseCode(*c).may_be_sent()).collect();
+        assert_eq!(sendable, [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
+        assert!(CloseCode(3000).may_be_sent() && CloseCode(4999).may_be_sent() && !CloseCode(5000).may_be_sent());
+        for c in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode::TLS_HANDSHAKE] {
+            assert!(!c.may_be_sent() && c.name().is_some(), "{c}");
+        }
+    }
 
     #[test]
     fn close_payload_rules() {

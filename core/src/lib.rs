@@ -18,7 +18,7 @@ mod upgrade;
 mod utf8;
 
 pub use accounting::{Counters, Stats};
-pub use close::{CloseFrame, Outcome, Timer, is_valid_wire_code};
+pub use close::{CloseCode, CloseFrame, Outcome, Timer, is_valid_wire_code};
 pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
 pub use error::{HandshakeError, LocalError, PeerError};

@@ -29,7 +29,7 @@ fn std_client(url: &str) -> Duration {
         assert_eq!(echo, wsduplex_std::Message::text(format!("hello {i}")));
     }
     let t0 = Instant::now();
-    let outcome = ws.close_and_wait(1000, "").expect("close");
+    let outcome = ws.close_and_wait(wsduplex_std::CloseCode::GOING_AWAY, "").expect("close");
     let took = t0.elapsed();
     assert!(outcome.is_clean(), "{outcome:?}");
     took

@@ -319,7 +319,7 @@ macro_rules! socket_api {
 
         /// Close-output: sends our Close and returns. Receiving goes on until the peer's Close;
         /// from `CloseReceived` this is our reply.
-        pub $($a)? fn close(&self, code: u16, reason: &str) -> Result<(), $crate::driver::SocketError> {
+        pub $($a)? fn close(&self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<(), $crate::driver::SocketError> {
             let frame = $crate::CloseFrame::new(code, reason);
             self.handle.command($crate::driver::Command::Close(frame), true)$(.$aw)?
         }
@@ -327,7 +327,7 @@ macro_rules! socket_api {
         /// Close-output, then waits until the connection is closed and released (bounded by
         /// the close timeout and the EOF wait). Events that arrive meanwhile stay queued for
         /// `recv`.
-        pub $($a)? fn close_and_wait(&self, code: u16, reason: &str) -> Result<$crate::Outcome, $crate::driver::SocketError> {
+        pub $($a)? fn close_and_wait(&self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<$crate::Outcome, $crate::driver::SocketError> {
             self.close(code, reason)$(.$aw)??;
             self.handle.0.drive($crate::driver::goal::released)$(.$aw)??
         }
