@@ -154,9 +154,11 @@ pub enum HandshakeError {
     /// Sec-WebSocket-Version is not 13 (RFC 6455 §4.2.2: answer 426 with the version we speak).
     #[error("unsupported Sec-WebSocket-Version {0:?}")]
     UnsupportedVersion(String),
-    /// The server answered with a status other than 101 (RFC 6455 §4.1).
-    #[error("server rejected the upgrade with status {0}")]
-    Rejected(u16),
+    /// The server answered with a status other than 101 (RFC 6455 §4.1): its whole answer
+    /// (status, headers, the body that came with them). On the server side, the rejection
+    /// the application chose.
+    #[error("server rejected the upgrade with status {}", .0.status)]
+    Rejected(Box<crate::handshake::Rejection>),
     /// Sec-WebSocket-Accept does not match our key (RFC 6455 §4.1, item 4 of the client's checks).
     #[error("Sec-WebSocket-Accept does not match the key")]
     AcceptMismatch,

@@ -94,6 +94,44 @@ impl WsUrl {
     }
 }
 
+/// An upgrade refused: what a server answers instead of 101 (its application's choice, or a
+/// failed check of the request), and what a client keeps of such an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status; a server sends 400-599 (anything else becomes 400).
+    pub status: u16,
+    /// Header lines. A server adds `Connection: close` and `Content-Length` itself.
+    pub headers: Vec<(String, String)>,
+    /// The body. A client keeps the bytes that arrived with the head, up to its
+    /// `Content-Length` and `Config::max_handshake_size`.
+    pub body: bytes::Bytes,
+}
+
+impl Rejection {
+    /// A rejection with `status`, no header, no body.
+    pub fn new(status: u16) -> Self {
+        Rejection { status, headers: Vec::new(), body: bytes::Bytes::new() }
+    }
+
+    /// Adds a header line (`Retry-After`, `WWW-Authenticate` ...).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body (say why, for a human reading it).
+    pub fn body(mut self, body: impl Into<bytes::Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+impl From<u16> for Rejection {
+    fn from(status: u16) -> Self {
+        Rejection::new(status)
+    }
+}
+
 /// The server's accepted response, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -251,10 +289,14 @@ pub fn parse_response(
     let mut res = httparse::Response::new(&mut storage);
     let Some(n) = head_len(res.parse(buf), buf.len(), max_size)? else { return Ok(None) };
     let code = res.code.unwrap_or(0);
-    if code != 101 {
-        return Err(HandshakeError::Rejected(code));
-    }
     let h = &lines(res.headers)[..];
+    if code != 101 {
+        // The body, as far as it came with the head and within the limits.
+        let declared = single(h, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
+        let room = max_size.saturating_sub(n).min(declared.unwrap_or(usize::MAX));
+        let body = bytes::Bytes::copy_from_slice(&buf[n..buf.len().min(n.saturating_add(room))]);
+        return Err(HandshakeError::Rejected(Box::new(Rejection { status: code, headers: owned(h), body })));
+    }
     if !has_token(h, "Upgrade", "websocket") {
         return Err(HandshakeError::Header("Upgrade"));
     }
@@ -366,15 +408,22 @@ fn reason_phrase(status: u16) -> &'static str {
 
 /// A response refusing the upgrade. 426 carries `Sec-WebSocket-Version: 13`
 /// (RFC 6455 §4.4); 405 carries `Allow: GET`.
-pub fn reject_bytes(status: u16) -> Vec<u8> {
-    let status = if (400..600).contains(&status) { status } else { 400 };
-    let extra = match status {
-        426 => "Sec-WebSocket-Version: 13\r\n",
-        405 => "Allow: GET\r\n",
-        _ => "",
-    };
-    format!("HTTP/1.1 {status} {}\r\n{extra}Connection: close\r\nContent-Length: 0\r\n\r\n", reason_phrase(status))
-        .into_bytes()
+pub fn reject_bytes(rejection: &Rejection) -> Result<Vec<u8>, LocalError> {
+    check_headers(&rejection.headers)?;
+    let status = if (400..600).contains(&rejection.status) { rejection.status } else { 400 };
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    match status {
+        426 => head.push_str("Sec-WebSocket-Version: 13\r\n"),
+        405 => head.push_str("Allow: GET\r\n"),
+        _ => {}
+    }
+    for (name, value) in &rejection.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Connection: close\r\nContent-Length: {}\r\n\r\n", rejection.body.len()));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&rejection.body);
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -442,7 +491,7 @@ mod tests {
         assert_eq!(parse_request(&big[..4500], 4096).map_err(|e| e.status()), Err(431));
         let many: String = (0..70).map(|i| format!("X-{i}: v\r\n")).collect();
         assert_eq!(parse_request(&request(&many), 1 << 20).map_err(|e| e.status()), Err(431));
-        let r426 = String::from_utf8(reject_bytes(426)).unwrap_or_default();
+        let r426 = String::from_utf8(reject_bytes(&Rejection::new(426)).unwrap_or_default()).unwrap_or_default();
         assert!(r426.starts_with("HTTP/1.1 426 ") && r426.contains("Sec-WebSocket-Version: 13\r\n"));
     }
 
@@ -477,10 +526,8 @@ mod tests {
         };
         let id = |s: String| s;
         assert!(matches!(check("", &id), Ok(Some(_))));
-        assert_eq!(
-            check("", &|s| s.replace("101 Switching Protocols", "403 Forbidden")),
-            Err(HandshakeError::Rejected(403))
-        );
+        let rejected = check("", &|s| s.replace("101 Switching Protocols", "403 Forbidden"));
+        assert!(matches!(&rejected, Err(HandshakeError::Rejected(r)) if r.status == 403), "{rejected:?}");
         assert_eq!(
             check("", &|s| s.replace("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "AAAA")),
             Err(HandshakeError::AcceptMismatch)

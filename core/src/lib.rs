@@ -23,7 +23,7 @@ pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
 pub use error::{HandshakeError, LocalError, PeerError};
 pub use frame::OpCode;
-pub use handshake::{Accept, ClientRequest, Request, Response, WsUrl};
+pub use handshake::{Accept, ClientRequest, Rejection, Request, Response, WsUrl};
 #[cfg(feature = "os-keys")]
 pub use keys::OsKeys;
 pub use keys::{KeySource, SeededKeys};

@@ -461,7 +461,11 @@ fn client_fails_on_bad_responses_and_feeds_trailing_frames() {
     assert_eq!(c.poll_event(), Some(Event::Message(Message::Text("hello".into()))));
 
     let bad: Vec<(String, HandshakeError)> = vec![
-        (ok.replace("101 Switching Protocols", "404 Not Found"), HandshakeError::Rejected(404)),
+        (
+            ok.replace("101 Switching Protocols", "404 Not Found")
+                .replace("\r\n\r\n", "\r\nContent-Length: 4\r\n\r\ngone"),
+            HandshakeError::Rejected(Box::new(rejected_404(&ok))),
+        ),
         (ok.replace("Sec-WebSocket-Accept: ", "Sec-WebSocket-Accept: x"), HandshakeError::AcceptMismatch),
         (ok.replace("Protocol: chat", "Protocol: other"), HandshakeError::SubprotocolNotOffered("other".into())),
         (
@@ -476,6 +480,17 @@ fn client_fails_on_bad_responses_and_feeds_trailing_frames() {
         assert_eq!(c.outcome(), Some(&Outcome::Failed(PeerError::Handshake(err))));
         assert_eq!(c.poll_transmit(), Some(Transmit::ShutdownWrite), "no Close frame before Open");
     }
+}
+
+/// What the client keeps of a 404: the status, every header line, the body.
+fn rejected_404(ok: &str) -> wsduplex_core::Rejection {
+    let head = ok.replace("101 Switching Protocols", "404 Not Found");
+    let mut r = wsduplex_core::Rejection::new(404).body(&b"gone"[..]);
+    for line in head.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(": ").expect("header line");
+        r = r.header(k, v);
+    }
+    r.header("Content-Length", "4")
 }
 
 #[test]

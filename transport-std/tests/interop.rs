@@ -12,7 +12,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use wsduplex_demo::cli::ClientFlags;
 use wsduplex_demo::output::Output;
 use wsduplex_demo::{on_std, seed};
-use wsduplex_std::{Event, Message, Outcome, SocketConfig, State, accept_with, connect};
+use wsduplex_std::{Event, Message, Outcome, Rejection, SocketConfig, State, accept_with, connect};
 
 const CHUNK: u64 = 4 << 20;
 
@@ -233,12 +233,20 @@ fn clear_errors_for_refused_and_rejected_connections() {
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         accept_with(stream, SocketConfig::default(), |req| {
-            if req.path == "/private" { Err(403) } else { Ok(Default::default()) }
+            if req.path == "/private" {
+                // A rejection with a header and a body: the client keeps all of it.
+                Err(Rejection::new(401).header("WWW-Authenticate", "Bearer").body("log in first"))
+            } else {
+                Ok(Default::default())
+            }
         })
         .map(|_| ())
     });
     match connect(&format!("ws://{addr}/private"), SocketConfig::default()) {
-        Err(wsduplex_std::SocketError::Handshake(wsduplex_std::HandshakeError::Rejected(403))) => {}
+        Err(wsduplex_std::SocketError::Handshake(wsduplex_std::HandshakeError::Rejected(r))) => {
+            assert_eq!((r.status, &r.body[..]), (401, &b"log in first"[..]));
+            assert!(r.headers.iter().any(|(k, v)| k == "WWW-Authenticate" && v == "Bearer"), "{:?}", r.headers);
+        }
         other => panic!("{:?}", other.map(|_| ())),
     }
     assert!(matches!(server.join().expect("server"), Err(wsduplex_std::SocketError::Handshake(_))));

@@ -111,7 +111,7 @@ pub use wsduplex_core::OsKeys;
 pub use wsduplex_core::driver::{SocketConfig, SocketError};
 pub use wsduplex_core::{
     Accept, Chunk, ClientRequest, CloseCode, CloseFrame, CloseReply, Config, DataKind, Delivery, Event, HandshakeError,
-    Keepalive, LocalError, Message, Outcome, PeerError, Request, Response, State, Stats, Text, Timer, WsUrl,
+    Keepalive, LocalError, Message, Outcome, PeerError, Rejection, Request, Response, State, Stats, Text, Timer, WsUrl,
     accept_response, bytes, http, reject_response,
 };
 /// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.

@@ -38,15 +38,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Server: refuses the pending [`Event::Request`] with an HTTP status (400–599).
-    pub fn reject(&mut self, now: Instant, status: u16) -> Result<(), LocalError> {
+    /// Server: refuses the pending [`Event::Request`] with an HTTP status (400–599), or a
+    /// [`Rejection`](crate::handshake::Rejection) with headers and a body.
+    pub fn reject(&mut self, now: Instant, rejection: impl Into<handshake::Rejection>) -> Result<(), LocalError> {
         self.now = now;
         if !matches!(self.handshake, Handshake::ServerAwaitingDecision(_)) {
             return Err(LocalError::Handshake("reject: no upgrade request is waiting for a decision"));
         }
-        self.stage(&handshake::reject_bytes(status));
+        let rejection = rejection.into();
+        self.stage(&handshake::reject_bytes(&rejection)?);
         self.handshake = Handshake::Done;
-        self.apply(now, Trigger::Reject(status));
+        self.apply(now, Trigger::Reject(rejection.status));
         Ok(())
     }
 
@@ -244,7 +246,8 @@ impl Connection {
                     self.events.push_back(Event::Request(request));
                 }
                 Err(e) => {
-                    self.stage(&handshake::reject_bytes(e.status()));
+                    // Our own headers only: this cannot fail.
+                    self.stage(&handshake::reject_bytes(&handshake::Rejection::new(e.status())).unwrap_or_default());
                     return Err(e.into());
                 }
             },

@@ -174,12 +174,12 @@ macro_rules! socket_api {
         }
 
         /// Accepts a WebSocket on a stream (over TLS if `SocketConfig::tls_server` is set);
-        /// `decide` sees the request and chooses a subprotocol and headers, or rejects with
-        /// an HTTP status.
+        /// `decide` sees the request and chooses a subprotocol and headers, or a rejection
+        /// (`Err(403.into())`, or a `Rejection` with headers and a body).
         pub $($a)? fn accept_with<S: $bound>(
             stream: S,
             config: $crate::driver::SocketConfig,
-            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             open_server(stream, None, config, decide)$(.$aw)?
         }
@@ -190,7 +190,7 @@ macro_rules! socket_api {
             stream: S,
             peer: Option<std::net::SocketAddr>,
             config: $crate::driver::SocketConfig,
-            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let mut conn = $crate::Connection::server(config.core.clone(), $clock());
             if let Some(peer) = peer {
@@ -209,7 +209,7 @@ macro_rules! socket_api {
             request: $crate::Request,
             leftover: &[u8],
             config: $crate::driver::SocketConfig,
-            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let conn = $crate::Connection::server_parsed(config.core.clone(), request, $clock());
             answer(stream, $crate::driver::Driver::new(conn), leftover, config, decide)$(.$aw)?
@@ -240,7 +240,7 @@ macro_rules! socket_api {
             driver: $crate::driver::Driver,
             leftover: &[u8],
             config: $crate::driver::SocketConfig,
-            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, u16>,
+            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let shared = Shared::new(stream, driver, &config)?;
             shared.driver().on_leftover($clock(), leftover);

@@ -48,6 +48,7 @@ use bytes::Bytes;
 
 pub use write::{Outbox, WriteStep, Written};
 
+use crate::handshake::Rejection;
 use crate::tls::{self, Tls};
 use crate::{
     Accept, CloseFrame, Connection, DataKind, Event, HandshakeError, LocalError, Message, Outcome, PeerError, Request,
@@ -105,7 +106,8 @@ pub enum SocketError {
     /// The socket failed (connection refused, reset, write timeout, ...).
     #[error("I/O: {0}")]
     Io(#[from] io::Error),
-    /// The opening handshake failed; `Rejected(status)` when the server said no.
+    /// The opening handshake failed; `Rejected` (with the server's whole answer) when the
+    /// server said no.
     #[error("handshake: {0}")]
     Handshake(HandshakeError),
     /// The application misused the API (nothing was sent).
@@ -630,14 +632,14 @@ impl Driver {
     }
 
     /// Server: answers the request with the application's decision (accept with a
-    /// subprotocol and headers, or reject with an HTTP status). The answer is queued: flush it
+    /// subprotocol and headers, or reject with a status, headers and a body). The answer is queued: flush it
     /// whatever this returns.
-    pub fn answer(&mut self, now: Instant, decision: Result<Accept, u16>) -> Result<(), SocketError> {
+    pub fn answer(&mut self, now: Instant, decision: Result<Accept, Rejection>) -> Result<(), SocketError> {
         match decision {
             Ok(accept) => self.conn.accept(now, accept).map_err(SocketError::Local),
-            Err(status) => {
-                self.conn.reject(now, status).map_err(SocketError::Local)?;
-                Err(SocketError::Handshake(HandshakeError::Rejected(status)))
+            Err(rejection) => {
+                self.conn.reject(now, rejection.clone()).map_err(SocketError::Local)?;
+                Err(SocketError::Handshake(HandshakeError::Rejected(Box::new(rejection))))
             }
         }
     }

@@ -351,7 +351,7 @@ fn a_client_rejected_by_the_server_gets_the_status() {
     let _ = written(&mut d, &mut outbox);
     d.on_read(t0, Ok(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"));
     match d.poll_goal(goal::connected, true) {
-        Next::Ready { value: Err(SocketError::Handshake(HandshakeError::Rejected(403))), .. } => {}
+        Next::Ready { value: Err(SocketError::Handshake(HandshakeError::Rejected(r))), .. } if r.status == 403 => {}
         other => panic!("{other:?}"),
     }
 }
@@ -364,8 +364,8 @@ fn a_server_answers_with_the_applications_decision() {
     let mut d = Driver::new(Connection::server(Config::default(), t0));
     d.on_read(t0, Ok(request));
     assert!(matches!(d.poll_goal(goal::request, true), Next::Ready { value: Ok(_), .. }));
-    match d.answer(t0, Err(403)) {
-        Err(SocketError::Handshake(HandshakeError::Rejected(403))) => {}
+    match d.answer(t0, Err(403.into())) {
+        Err(SocketError::Handshake(HandshakeError::Rejected(r))) if r.status == 403 => {}
         other => panic!("{other:?}"),
     }
     let (bytes, _) = written(&mut d, &mut Outbox::default());
@@ -395,7 +395,10 @@ fn a_socket_error_is_an_io_error_of_the_right_kind() {
     let io: io::Error = SocketError::Io(io::Error::new(ErrorKind::ConnectionReset, "reset")).into();
     assert_eq!(io.kind(), ErrorKind::ConnectionReset);
     let kind = |e: SocketError| io::Error::from(e).kind();
-    assert_eq!(kind(SocketError::Handshake(crate::HandshakeError::Rejected(403))), ErrorKind::InvalidData);
+    assert_eq!(
+        kind(SocketError::Handshake(crate::HandshakeError::Rejected(Box::new(403.into())))),
+        ErrorKind::InvalidData
+    );
     assert_eq!(kind(SocketError::Handshake(crate::HandshakeError::TimedOut)), ErrorKind::TimedOut);
     assert_eq!(kind(SocketError::Closed(Outcome::TimedOut(Timer::Close))), ErrorKind::TimedOut);
     assert_eq!(kind(SocketError::Closed(Outcome::Failed(crate::PeerError::UnmaskedFrame))), ErrorKind::InvalidData);
