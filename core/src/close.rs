@@ -188,6 +188,7 @@ pub enum Timer {
 
 /// How a connection ended; delivered once, as [`crate::Event::Closed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Both Close frames were exchanged (§7.1.4: "the WebSocket closing handshake is
     /// completed"), whatever codes they carried.

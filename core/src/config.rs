@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// How received data messages reach the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Delivery {
     /// One [`crate::Event::Message`] per message, bounded by [`Config::max_message_size`].
     #[default]
@@ -15,6 +16,7 @@ pub enum Delivery {
 
 /// What happens after the peer's Close arrives while we are `Open` (RFC 6455 §5.5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReply {
     /// Echo the peer's Close at once (what most libraries do; no final replies possible).
     Immediate,
@@ -25,6 +27,7 @@ pub enum CloseReply {
 
 /// Keepalive pings (RFC 6455 §5.5.2). A pong must arrive within `timeout` of each ping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Keepalive {
     /// Time between pings while `Open`.
     pub interval: Duration,
@@ -36,6 +39,7 @@ pub struct Keepalive {
 /// scenario (128 KiB messages, 4 MiB accounting chunks are opt-in via `chunk_size`).
 /// A timer set to `Duration::MAX` never fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Largest frame payload accepted from the peer (default 16 MiB). Exceeding it fails with
     /// 1009 before anything of the claimed size is allocated.
@@ -91,3 +95,59 @@ impl Default for Config {
         }
     }
 }
+
+impl Keepalive {
+    /// A ping every `interval`, each answered within `timeout`.
+    pub fn new(interval: Duration, timeout: Duration) -> Self {
+        Keepalive { interval, timeout }
+    }
+}
+
+/// Builder methods, one per field, so that a configuration is written
+/// `Config::default().close_timeout(..).chunk_size(..)`: the structs are `#[non_exhaustive]`
+/// (a field added later is not a breaking change), which forbids struct literals outside this
+/// crate. Each method sets the field of the same name; see the field for what it means.
+macro_rules! setters {
+    ($ty:ident { $($field:ident: $value:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($field), "`].")]
+                #[must_use]
+                pub fn $field(mut self, value: $value) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+    ($ty:ident { $($field:ident: $value:ty),* $(,)? } optional { $($opt:ident: $inner:ty),* $(,)? }) => {
+        $crate::config::setters!($ty { $($field: $value),* });
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($opt), "`] (a value or an `Option`).")]
+                #[must_use]
+                pub fn $opt(mut self, value: impl Into<Option<$inner>>) -> Self {
+                    self.$opt = value.into();
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
+setters!(Config {
+    max_frame_size: u64,
+    max_message_size: u64,
+    max_send_frame_size: usize,
+    delivery: Delivery,
+    close_timeout: Duration,
+    close_reply: CloseReply,
+    eof_timeout: Duration,
+    handshake_timeout: Duration,
+    max_handshake_size: usize,
+    send_buffer_limit: usize,
+} optional {
+    chunk_size: u64,
+    keepalive: Keepalive,
+});

@@ -6,6 +6,7 @@ use crate::State;
 
 /// Misuse by the local application. Returned by the offending call, which has no effect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LocalError {
     /// Data can only be sent in `Open` or `CloseReceived`; after our Close nothing follows it
     /// (RFC 6455 §5.5.1).
@@ -63,6 +64,7 @@ pub enum LocalError {
 /// A violation by the peer. The connection fails: we send our Close with
 /// [`PeerError::close_code`] (unless ours was already sent) and disconnect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PeerError {
     /// RSV1–3 set without a negotiated extension (RFC 6455 §5.2).
     #[error("reserved bits set: {0:#x}")]
@@ -135,6 +137,7 @@ impl PeerError {
 /// Why an opening handshake failed (RFC 6455 §4). On the server side, [`HandshakeError::status`]
 /// is the HTTP status of the response we send.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The HTTP message does not parse.
     #[error("malformed HTTP: {0}")]

@@ -34,7 +34,7 @@ fn server_close_frame(code: u16) -> Vec<u8> {
 fn close_timeout_fires_exactly_at_the_deadline() {
     // A peer that never answers our Close.
     let t0 = Instant::now();
-    let cfg = Config { close_timeout: Duration::from_millis(1500), ..Config::default() };
+    let cfg = Config::default().close_timeout(Duration::from_millis(1500));
     let mut c = Connection::client_established(cfg, SeededKeys::new(1), t0);
     c.close(t0, CloseFrame::normal()).expect("close");
     assert_eq!(c.state(), State::CloseSent);
@@ -55,7 +55,7 @@ fn close_timeout_fires_exactly_at_the_deadline() {
 #[test]
 fn client_disconnects_at_the_eof_deadline_when_the_server_keeps_tcp_open() {
     let t0 = Instant::now();
-    let cfg = Config { eof_timeout: Duration::from_millis(700), ..Config::default() };
+    let cfg = Config::default().eof_timeout(Duration::from_millis(700));
     let mut c = Connection::client_established(cfg, SeededKeys::new(1), t0);
     c.close(t0, CloseFrame::normal()).expect("close");
     drain_transmits(&mut c);
@@ -175,7 +175,7 @@ fn every_ping_is_answered_but_a_flood_cannot_grow_the_output() {
 #[test]
 fn close_received_lets_the_app_send_then_close() {
     let t0 = Instant::now();
-    let mut s = Connection::server_established(Config { chunk_size: Some(4), ..Config::default() }, t0);
+    let mut s = Connection::server_established(Config::default().chunk_size(Some(4)), t0);
     s.handle_input(t0, &[0x82, 0x86, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
     s.handle_input(t0, &[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
     let evs = events(&mut s);
@@ -199,10 +199,8 @@ fn close_received_lets_the_app_send_then_close() {
 fn reply_deadline_and_immediate_reply() {
     let t0 = Instant::now();
     let close = [0x88, 0x82, 0, 0, 0, 0, 0x0f, 0xa0]; // 4000
-    let mut s = Connection::server_established(
-        Config { close_reply: CloseReply::Deadline(Duration::from_secs(3)), ..Config::default() },
-        t0,
-    );
+    let mut s =
+        Connection::server_established(Config::default().close_reply(CloseReply::Deadline(Duration::from_secs(3))), t0);
     s.handle_input(t0, &close);
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(3)));
     s.handle_timeout(t0 + Duration::from_secs(3));
@@ -210,7 +208,7 @@ fn reply_deadline_and_immediate_reply() {
     let (wire, actions) = drain_transmits(&mut s);
     assert_eq!(frames_on_wire(&wire), vec![(8, true, 4000u16.to_be_bytes().to_vec())]);
     assert_eq!(actions, vec![Transmit::Disconnect]);
-    let mut i = Connection::server_established(Config { close_reply: CloseReply::Immediate, ..Config::default() }, t0);
+    let mut i = Connection::server_established(Config::default().close_reply(CloseReply::Immediate), t0);
     i.handle_input(t0, &close);
     assert_eq!(i.state(), State::Closed);
     assert_eq!(i.send_text("too late"), Err(LocalError::NotOpen(State::Closed)));
@@ -247,7 +245,7 @@ fn abort_sends_no_close_and_drops_queued_output() {
 #[test]
 fn a_failure_lingers_for_eof_then_disconnects() {
     let t0 = Instant::now();
-    let mut s = Connection::server_established(Config { eof_timeout: Duration::from_secs(1), ..Config::default() }, t0);
+    let mut s = Connection::server_established(Config::default().eof_timeout(Duration::from_secs(1)), t0);
     s.handle_input(t0, b"\x81\x05hello"); // unmasked
     assert_eq!(drain_transmits(&mut s).1, vec![Transmit::ShutdownWrite]);
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(1)));
@@ -274,9 +272,8 @@ fn a_violation_in_close_sent_does_not_send_a_second_close() {
 #[test]
 fn keepalive_pings_and_pong_timeout() {
     let t0 = Instant::now();
-    let k = Keepalive { interval: Duration::from_secs(20), timeout: Duration::from_secs(5) };
-    let mut c =
-        Connection::client_established(Config { keepalive: Some(k), ..Config::default() }, SeededKeys::new(1), t0);
+    let k = Keepalive::new(Duration::from_secs(20), Duration::from_secs(5));
+    let mut c = Connection::client_established(Config::default().keepalive(Some(k)), SeededKeys::new(1), t0);
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(20)));
     c.handle_timeout(t0 + Duration::from_secs(20));
     let frames = frames_on_wire(&drain_transmits(&mut c).0);
@@ -294,8 +291,7 @@ fn keepalive_pings_and_pong_timeout() {
 #[test]
 fn local_misuse_is_refused_without_effect() {
     let t0 = Instant::now();
-    let mut c =
-        Connection::client_established(Config { send_buffer_limit: 10, ..Config::default() }, SeededKeys::new(1), t0);
+    let mut c = Connection::client_established(Config::default().send_buffer_limit(10), SeededKeys::new(1), t0);
     assert_eq!(c.ping(Bytes::from(vec![0u8; 126])), Err(LocalError::ControlTooLong(126)));
     assert_eq!(c.close(t0, CloseFrame::new(1006, "")), Err(LocalError::InvalidCloseCode(1006)));
     assert_eq!(c.close(t0, CloseFrame::new(999, "")), Err(LocalError::InvalidCloseCode(999)));
@@ -319,7 +315,7 @@ fn local_misuse_is_refused_without_effect() {
 #[test]
 fn large_messages_are_split_into_frames() {
     let t0 = Instant::now();
-    let mut s = Connection::server_established(Config { max_send_frame_size: 1000, ..Config::default() }, t0);
+    let mut s = Connection::server_established(Config::default().max_send_frame_size(1000), t0);
     let data: Bytes = (0..2500u32).map(|i| i as u8).collect::<Vec<_>>().into();
     s.send_binary(data.clone()).expect("send");
     let frames = frames_on_wire(&drain_transmits(&mut s).0);
@@ -360,7 +356,7 @@ impl App for SendThenClose {
 #[test]
 fn server_initiated_close_with_an_idle_client_ends_by_the_reply_deadline() {
     // The client application never answers the server's Close: the core does, at the deadline.
-    let cfg = Config { close_reply: CloseReply::Deadline(Duration::from_secs(2)), ..Config::default() };
+    let cfg = Config::default().close_reply(CloseReply::Deadline(Duration::from_secs(2)));
     let mut p = Pair::new(cfg.clone(), cfg);
     p.server.app = Box::new(SendThenClose(3));
     p.run(Duration::from_secs(2));
@@ -374,16 +370,14 @@ fn server_initiated_close_with_an_idle_client_ends_by_the_reply_deadline() {
 fn limits_at_their_extremes_do_not_overflow() {
     // `Duration::MAX` means "never"; `u64::MAX` sizes mean "unbounded".
     let t0 = Instant::now();
-    let never = Config {
-        close_timeout: Duration::MAX,
-        eof_timeout: Duration::MAX,
-        handshake_timeout: Duration::MAX,
-        close_reply: CloseReply::Deadline(Duration::MAX),
-        keepalive: Some(Keepalive { interval: Duration::MAX, timeout: Duration::MAX }),
-        max_frame_size: u64::MAX,
-        max_message_size: u64::MAX,
-        ..Config::default()
-    };
+    let never = Config::default()
+        .close_timeout(Duration::MAX)
+        .eof_timeout(Duration::MAX)
+        .handshake_timeout(Duration::MAX)
+        .close_reply(CloseReply::Deadline(Duration::MAX))
+        .keepalive(Some(Keepalive::new(Duration::MAX, Duration::MAX)))
+        .max_frame_size(u64::MAX)
+        .max_message_size(u64::MAX);
     let mut s = Connection::server(never.clone(), t0);
     assert_eq!(s.poll_timeout(), None);
     s.handle_input(t0, b"GET / HTTP/1.1\r\n");

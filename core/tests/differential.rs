@@ -172,7 +172,7 @@ proptest! {
         client in any::<bool>(),
     ) {
         let now = Instant::now();
-        let config = Config { max_send_frame_size: frame_size, send_buffer_limit: usize::MAX, ..Config::default() };
+        let config = Config::default().max_send_frame_size(frame_size).send_buffer_limit(usize::MAX);
         let mut conn = if client {
             Connection::client_established(config, SeededKeys::new(7), now)
         } else {

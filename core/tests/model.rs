@@ -256,12 +256,10 @@ impl Clone for Side {
 /// Explores every reachable state; returns (states, final states).
 fn explore(messages: [u8; 2], close_reply: CloseReply, allow_fault: bool) -> (usize, usize) {
     let start = Instant::now();
-    let config = Config {
-        close_reply,
-        close_timeout: Duration::from_secs(3),
-        eof_timeout: Duration::from_secs(1),
-        ..Config::default()
-    };
+    let config = Config::default()
+        .close_reply(close_reply)
+        .close_timeout(Duration::from_secs(3))
+        .eof_timeout(Duration::from_secs(1));
     let side = |conn: Connection, to_send: u8| Side {
         conn,
         app: App { to_send, sent: Vec::new(), closed: false },

@@ -55,7 +55,7 @@ impl App for AckingServer {
 fn seed_pair(messages: usize, size: usize, client_closes: bool) -> Pair {
     // Acks are sent from inside event handlers, so the server's send buffer must not refuse
     // them: its limit is high (the client's stays at the default).
-    let server_cfg = Config { chunk_size: Some(CHUNK), send_buffer_limit: usize::MAX, ..Config::default() };
+    let server_cfg = Config::default().chunk_size(Some(CHUNK)).send_buffer_limit(usize::MAX);
     let mut p = Pair::new(Config::default(), server_cfg);
     p.client.app = Box::new(StreamingClient {
         payload: Bytes::from((0..size).map(|i| i as u8).collect::<Vec<u8>>()),

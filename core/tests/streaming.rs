@@ -16,13 +16,11 @@ fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn streaming(chunk_size: Option<u64>) -> Connection {
-    let config = Config {
-        delivery: Delivery::Chunks,
-        chunk_size,
-        max_frame_size: u64::MAX >> 1,
-        max_message_size: u64::MAX,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .delivery(Delivery::Chunks)
+        .chunk_size(chunk_size)
+        .max_frame_size(u64::MAX >> 1)
+        .max_message_size(u64::MAX);
     Connection::server_established(config, Instant::now())
 }
 

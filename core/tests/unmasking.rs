@@ -61,7 +61,7 @@ fn wire() -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
 
 fn received(delivery: Delivery, wire: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let now = Instant::now();
-    let config = Config { delivery, ..Config::default() };
+    let config = Config::default().delivery(delivery);
     let mut c = Connection::server_established(config, now);
     let mut out = Vec::new();
     let mut current = Vec::new();

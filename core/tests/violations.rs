@@ -205,7 +205,7 @@ fn lengths_and_limits() {
     big.extend_from_slice(&(1u64 << 62).to_be_bytes());
     big.extend_from_slice(&[1, 2, 3, 4]);
     assert!(matches!(expect_fail(&big, 1009), PeerError::FrameTooLarge { size, .. } if size == 1 << 62));
-    let small = Config { max_frame_size: 1000, max_message_size: 1500, ..Config::default() };
+    let small = Config::default().max_frame_size(1000).max_message_size(1500);
     assert!(matches!(
         expect_fail_with(small.clone(), &client_frame(0x82, &[0; 1001]), 1009),
         PeerError::FrameTooLarge { .. }
@@ -215,7 +215,7 @@ fn lengths_and_limits() {
     two.extend(client_frame(0x80, &[0; 501]));
     assert!(matches!(expect_fail_with(small.clone(), &two, 1009), PeerError::MessageTooLarge { size: 1501, .. }));
     // Streaming delivery obeys the message limit too.
-    let streaming = Config { delivery: Delivery::Chunks, ..small };
+    let streaming = small.clone().delivery(Delivery::Chunks);
     assert!(matches!(expect_fail_with(streaming, &two, 1009), PeerError::MessageTooLarge { .. }));
 }
 
@@ -230,7 +230,7 @@ fn invalid_utf8_is_1007() {
     // Close reason.
     assert_eq!(expect_fail(&client_frame(0x88, b"\x03\xe8\xff\xfe"), 1007), PeerError::InvalidUtf8("close reason"));
     // Streaming delivery too.
-    let streaming = Config { delivery: Delivery::Chunks, ..Config::default() };
+    let streaming = Config::default().delivery(Delivery::Chunks);
     expect_fail_with(streaming, &client_frame(0x81, b"\xed\xa0\x80"), 1007);
 }
 
@@ -262,8 +262,7 @@ fn close_payload_rules() {
         assert_eq!(f.conn.state(), State::CloseReceived);
     }
     // An empty Close is code 1005 and is answered with an empty Close.
-    let mut f =
-        server_fed(Config { close_reply: CloseReply::Immediate, ..Config::default() }, &client_frame(0x88, b""));
+    let mut f = server_fed(Config::default().close_reply(CloseReply::Immediate), &client_frame(0x88, b""));
     assert!(matches!(&f.events[0], Event::CloseReceived { frame, .. } if frame.code == 1005));
     assert_eq!(common::frames_on_wire(&f.wire), vec![(8, true, vec![])]);
     assert!(f.conn.outcome().is_some_and(Outcome::is_clean));
@@ -358,7 +357,7 @@ fn request_with(edit: impl Fn(String) -> String) -> Vec<u8> {
 
 fn server_handshake(input: &[u8]) -> Fed {
     let now = Instant::now();
-    feed(Connection::server(Config { max_handshake_size: 2048, ..Config::default() }, now), now, input)
+    feed(Connection::server(Config::default().max_handshake_size(2048), now), now, input)
 }
 
 #[test]

@@ -210,7 +210,7 @@ impl ClientFlags {
     /// The seed client's socket configuration; `wss://` URLs trust `--tls-ca` besides the
     /// default roots.
     pub fn socket_config(&self) -> Result<SocketConfig, SocketError> {
-        let mut config = SocketConfig { core: seed::client_config(self.message_size), ..SocketConfig::default() };
+        let mut config = SocketConfig::default().core(seed::client_config(self.message_size));
         if let Some(ca) = &self.tls_ca {
             config.tls_client = Some(tls::client_config(&read_flag_file("--tls-ca", ca)?)?);
         }

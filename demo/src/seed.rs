@@ -25,18 +25,16 @@ pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
 /// The demo servers' core configuration: streaming delivery (bounded memory whatever the
 /// message size; the echo path switches to whole messages), acks every `chunk_size` bytes.
 pub fn server_config(chunk_size: u64) -> Config {
-    Config {
-        delivery: Delivery::Chunks,
-        chunk_size: Some(chunk_size),
-        max_frame_size: u64::MAX >> 1,
-        max_message_size: u64::MAX,
-        ..Config::default()
-    }
+    Config::default()
+        .delivery(Delivery::Chunks)
+        .chunk_size(Some(chunk_size))
+        .max_frame_size(u64::MAX >> 1)
+        .max_message_size(u64::MAX)
 }
 
 /// The demo servers' socket configuration: [`server_config`] and the transports' defaults.
 pub fn server_socket_config(chunk_size: u64) -> SocketConfig {
-    SocketConfig { core: server_config(chunk_size), ..SocketConfig::default() }
+    SocketConfig::default().core(server_config(chunk_size))
 }
 
 /// The chunk size a server configuration acks at.
@@ -61,11 +59,9 @@ pub fn closing(flags: &ClientFlags) -> String {
 /// The demo clients' core configuration: whole messages, large enough for `message_size`.
 pub fn client_config(message_size: usize) -> Config {
     let d = Config::default();
-    Config {
-        max_message_size: d.max_message_size.max(message_size as u64),
-        max_frame_size: d.max_frame_size.max(message_size as u64),
-        ..d
-    }
+    d.clone()
+        .max_message_size(d.max_message_size.max(message_size as u64))
+        .max_frame_size(d.max_frame_size.max(message_size as u64))
 }
 
 /// The text the server sends for `n` bytes received.

@@ -50,12 +50,8 @@ impl End {
 
 fn configs() -> (SocketConfig, SocketConfig) {
     let pki = Pki::new().expect("CA");
-    let server = SocketConfig {
-        tls_server: Some(pki.server_config(LeafKind::Valid).expect("server config")),
-        ..SocketConfig::default()
-    };
-    let client =
-        SocketConfig { tls_client: Some(pki.client_config().expect("client config")), ..SocketConfig::default() };
+    let server = SocketConfig::default().tls_server(Some(pki.server_config(LeafKind::Valid).expect("server config")));
+    let client = SocketConfig::default().tls_client(Some(pki.client_config().expect("client config")));
     (client, server)
 }
 

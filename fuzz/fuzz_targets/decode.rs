@@ -12,13 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&split_seed, input)) = data.split_first() else { return };
     let now = Instant::now();
     for streaming in [false, true] {
-        let config = Config {
-            delivery: if streaming { Delivery::Chunks } else { Delivery::Messages },
-            chunk_size: Some(7),
-            max_frame_size: 1 << 16,
-            max_message_size: 1 << 17,
-            ..Config::default()
-        };
+        let config = Config::default()
+            .delivery(if streaming { Delivery::Chunks } else { Delivery::Messages })
+            .chunk_size(Some(7))
+            .max_frame_size(1 << 16)
+            .max_message_size(1 << 17);
         for mut conn in [
             Connection::server_established(config.clone(), now),
             Connection::client_established(config.clone(), SeededKeys::new(1), now),

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = handshake::parse_response(data, "dGhlIHNhbXBsZSBub25jZQ==", &offered, 4096);
 
     let now = Instant::now();
-    let config = Config { max_handshake_size: 4096, ..Config::default() };
+    let config = Config::default().max_handshake_size(4096);
     let mut server = Connection::server(config.clone(), now);
     server.handle_input(now, data);
     let mut request = false;

@@ -87,18 +87,16 @@ fn audit(wire: &[u8]) -> (u64, usize, bool) {
 fuzz_target!(|s: Session| {
     let t0 = Instant::now();
     let mut now = t0;
-    let config = Config {
-        close_reply: if s.immediate_reply {
+    let config = Config::default()
+        .close_reply(if s.immediate_reply {
             CloseReply::Immediate
         } else {
             CloseReply::Deadline(Duration::from_secs(1))
-        },
-        chunk_size: Some(5),
-        max_frame_size: 4096,
-        max_message_size: 8192,
-        max_send_frame_size: 64,
-        ..Config::default()
-    };
+        })
+        .chunk_size(Some(5))
+        .max_frame_size(4096)
+        .max_message_size(8192)
+        .max_send_frame_size(64);
     let mut conn = if s.client {
         Connection::client_established(config, SeededKeys::new(9), now)
     } else {

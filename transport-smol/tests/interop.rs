@@ -421,7 +421,7 @@ fn a_stream_of_any_other_type_works_through_the_lock() {
 fn heavy_two_way_traffic_with_pings_never_stalls() {
     const N: usize = 192;
     const SIZE: usize = 256 << 10;
-    let mut config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
+    let mut config = SocketConfig::default().write_timeout(Duration::from_secs(5));
     config.core.max_send_frame_size = 16 << 10;
     let t0 = Instant::now();
     let ((client_bytes, client_outcome), (server_bytes, server_outcome)) = run(move |ex| {

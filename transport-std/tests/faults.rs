@@ -150,7 +150,7 @@ fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
         thread::sleep(Duration::from_secs(2)); // never reads
         drop(ws);
     });
-    let mut config = SocketConfig { write_timeout: Duration::from_millis(400), ..SocketConfig::default() };
+    let mut config = SocketConfig::default().write_timeout(Duration::from_millis(400));
     config.core.close_timeout = Duration::from_millis(400);
     let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let t0 = Instant::now();
@@ -252,7 +252,7 @@ fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
     const OURS: usize = 512; // x 32 KiB from us
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
+    let config = SocketConfig::default().write_timeout(Duration::from_secs(5));
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         let ws = accept_with(stream, config, |_| Ok(Default::default())).expect("accept");

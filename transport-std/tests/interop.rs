@@ -261,7 +261,7 @@ fn clear_errors_for_refused_and_rejected_connections() {
 fn heavy_two_way_traffic_with_pings_never_stalls() {
     const N: usize = 192;
     const SIZE: usize = 256 << 10;
-    let mut config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
+    let mut config = SocketConfig::default().write_timeout(Duration::from_secs(5));
     config.core.max_send_frame_size = 16 << 10;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();

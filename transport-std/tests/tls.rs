@@ -86,8 +86,7 @@ fn our_split_client_over_tls_against_tungstenite() {
             }
         }
     });
-    let config =
-        SocketConfig { tls_client: Some(pki.client_config().expect("client config")), ..SocketConfig::default() };
+    let config = SocketConfig::default().tls_client(Some(pki.client_config().expect("client config")));
     let (tx, rx) = connect(&format!("wss://localhost:{port}/"), config).expect("connect").split();
     let reader = thread::spawn(move || {
         let mut got = Vec::new();

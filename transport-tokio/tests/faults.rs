@@ -162,7 +162,7 @@ fn a_peer_that_stops_reading_cannot_hold_us_past_the_write_timeout() {
         drop(ws);
     });
     block_on(async {
-        let mut config = SocketConfig { write_timeout: Duration::from_millis(400), ..SocketConfig::default() };
+        let mut config = SocketConfig::default().write_timeout(Duration::from_millis(400));
         config.core.close_timeout = Duration::from_millis(400);
         let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
         let t0 = Instant::now();
@@ -256,7 +256,7 @@ fn a_peer_that_reads_only_after_writing_everything_still_gets_through() {
     const LEN: u16 = 60_000;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let config = SocketConfig { write_timeout: Duration::from_secs(5), ..SocketConfig::default() };
+    let config = SocketConfig::default().write_timeout(Duration::from_secs(5));
     let server = thread::spawn(move || {
         block_on(async move {
             let listener = tokio_listener(listener);

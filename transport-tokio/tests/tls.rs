@@ -20,7 +20,7 @@ use wsduplex_demo::pki::{LeafKind, Pki};
 use wsduplex_demo::{on_tokio, seed};
 use wsduplex_tokio::rustls::pki_types::ServerName;
 use wsduplex_tokio::{
-    ClientRequest, Config, HandshakeError, Message, Outcome, SocketConfig, SocketError, accept, connect, connect_with,
+    ClientRequest, HandshakeError, Message, Outcome, SocketConfig, SocketError, accept, connect, connect_with,
 };
 
 const CHUNK: u64 = 4 << 20;
@@ -37,7 +37,7 @@ fn server_config(pki: &Pki, kind: LeafKind) -> SocketConfig {
 }
 
 fn client_config(pki: &Pki) -> SocketConfig {
-    SocketConfig { tls_client: Some(pki.client_config().expect("client config")), ..SocketConfig::default() }
+    SocketConfig::default().tls_client(Some(pki.client_config().expect("client config")))
 }
 
 /// Our seed server over TLS for one connection, on an ephemeral port.
@@ -236,7 +236,7 @@ async fn a_plain_client_on_the_tls_port_is_dropped() {
 async fn a_trickled_tls_handshake_is_dropped_at_the_handshake_timeout() {
     let pki = pki();
     let mut config = server_config(&pki, LeafKind::Valid);
-    config.core = Config { handshake_timeout: Duration::from_millis(500), ..config.core };
+    config.core = config.core.clone().handshake_timeout(Duration::from_millis(500));
     let (addr, server) = our_server(config).await;
     let t0 = Instant::now();
     let mut tcp = TcpStream::connect(&addr).await.expect("connect");
@@ -361,7 +361,7 @@ async fn a_peer_that_never_ends_its_tls_does_not_hang_our_close() {
         drop(ws);
     });
     let mut config = client_config(&pki);
-    config.core = Config { eof_timeout: Duration::from_millis(300), ..config.core };
+    config.core = config.core.clone().eof_timeout(Duration::from_millis(300));
     let ws = connect(&format!("wss://localhost:{port}/"), config).await.expect("connect");
     let t0 = Instant::now();
     let outcome = tokio::time::timeout(LIMIT, ws.close_and_wait(1000, "")).await.expect("no hang").expect("close");

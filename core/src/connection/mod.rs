@@ -38,6 +38,7 @@ pub enum Role {
 
 /// Something for the application, drained with [`Connection::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// Client: the server accepted the upgrade; the connection is `Open`.
     Connected(Response),

@@ -59,8 +59,11 @@ use crate::{
 /// one write and the reader reads after all.
 pub const HANDOFF_WAIT: Duration = Duration::from_millis(1);
 
-/// Settings of a socket: the protocol's, plus the transport's own.
+/// Settings of a socket: the protocol's, plus the transport's own. Written with its builder
+/// methods (`SocketConfig::default().write_timeout(..).core(Config::default()...)`), one per
+/// field; `#[non_exhaustive]`, so a field added later breaks nobody.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SocketConfig {
     /// The sans-IO machine's limits and timers.
     pub core: crate::Config,
@@ -102,6 +105,7 @@ impl Default for SocketConfig {
 
 /// What went wrong on a socket, as every transport reports it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SocketError {
     /// The socket failed (connection refused, reset, write timeout, ...).
     #[error("I/O: {0}")]
@@ -188,6 +192,19 @@ impl Opened {
         }
     }
 }
+
+crate::config::setters!(SocketConfig {
+    core: crate::Config,
+    write_timeout: Duration,
+    connect_timeout: Duration,
+    read_buffer_size: usize,
+});
+
+#[cfg(feature = "rustls")]
+crate::config::setters!(SocketConfig {} optional {
+    tls_client: std::sync::Arc<rustls::ClientConfig>,
+    tls_server: std::sync::Arc<rustls::ServerConfig>,
+});
 
 /// What a waiting caller does next ([`Driver::poll_goal`]).
 #[derive(Debug, PartialEq, Eq)]
