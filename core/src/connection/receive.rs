@@ -84,6 +84,20 @@ struct Incoming {
 impl Connection {
     /// Bytes read from the transport. Bytes after a failure or after `Closed` are discarded.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.take_input(now, data);
+        self.settle_input();
+    }
+
+    /// Room for `n` more input bytes, taken at once: a read that reaches the connection in
+    /// several pieces (TLS hands over one per record) fills one buffer, as a plain read does,
+    /// instead of allocating one per piece.
+    pub(crate) fn reserve_input(&mut self, n: usize) {
+        self.recv.buf.reserve(n);
+    }
+
+    /// [`Self::handle_input`] without giving the buffer back: more pieces of the same read
+    /// follow; [`Self::settle_input`] ends the read.
+    pub(crate) fn take_input(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
         let mut data = data;
         // Input is taken a piece at a time so that every large masked payload is unmasked as
@@ -109,6 +123,10 @@ impl Connection {
             data = &data[n..];
             self.process(now);
         }
+    }
+
+    /// The end of a read's input.
+    pub(crate) fn settle_input(&mut self) {
         if self.recv.buf.is_empty() {
             // Give the buffer back between reads that end on a frame boundary: an idle
             // connection keeps no receive memory (payloads handed out keep theirs alive).

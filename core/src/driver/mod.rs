@@ -504,7 +504,10 @@ impl Driver {
                 None => self.conn.handle_input(now, bytes),
                 Some(tls) => {
                     let conn = &mut self.conn;
-                    match tls.on_input(bytes, |plain| conn.handle_input(now, plain)) {
+                    conn.reserve_input(bytes.len());
+                    let input = tls.on_input(bytes, |plain| conn.take_input(now, plain));
+                    conn.settle_input();
+                    match input {
                         tls::Input::More => {}
                         tls::Input::Closed => self.finish_input(now),
                         tls::Input::Failed(e) => {
