@@ -14,7 +14,7 @@ pub(crate) use enabled::on_move;
 
 #[cfg(feature = "tracing")]
 mod enabled {
-    use std::net::SocketAddr;
+    use core::net::SocketAddr;
 
     use tracing::{debug, info, trace, warn};
 

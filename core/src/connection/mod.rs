@@ -128,7 +128,7 @@ pub struct Connection {
     stats: Stats,
     chunking: Chunking,
     /// The peer's address, if the transport knows it: a label for the `tracing` events only.
-    peer: Option<std::net::SocketAddr>,
+    peer: Option<core::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -254,7 +254,7 @@ impl Connection {
 
     /// Names the peer (its address) in the `tracing` events (feature `tracing`); nothing else
     /// reads it.
-    pub fn set_peer(&mut self, peer: std::net::SocketAddr) {
+    pub fn set_peer(&mut self, peer: core::net::SocketAddr) {
         self.peer = Some(peer);
     }
 

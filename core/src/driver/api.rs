@@ -158,7 +158,7 @@ macro_rules! socket_api {
             stream: S,
             request: $crate::ClientRequest,
             tls: Option<&str>,
-            peer: Option<std::net::SocketAddr>,
+            peer: Option<::core::net::SocketAddr>,
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
             let keys = $crate::OsKeys::default();
@@ -188,7 +188,7 @@ macro_rules! socket_api {
         /// `tracing` events.
         $($a)? fn open_server<S: $bound>(
             stream: S,
-            peer: Option<std::net::SocketAddr>,
+            peer: Option<::core::net::SocketAddr>,
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
