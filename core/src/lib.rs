@@ -42,3 +42,21 @@ pub use bytes;
 /// dependency builds its configurations.
 #[cfg(feature = "rustls")]
 pub use rustls;
+
+/// What every transport re-exports from the core, written once (`pub use
+/// wsduplex_core::exports::*;`), so that one dependency on a transport is enough for any
+/// configuration, event, error, TLS setting or HTTP handoff.
+#[doc(hidden)]
+pub mod exports {
+    #[cfg(feature = "os-keys")]
+    pub use crate::OsKeys;
+    pub use crate::driver::{SocketConfig, SocketError};
+    pub use crate::{
+        Accept, Chunk, ClientRequest, CloseCode, CloseFrame, CloseReply, Config, DataKind, Delivery, Event,
+        HandshakeError, Keepalive, LocalError, Message, Outcome, PeerError, Rejection, Request, Response, State, Stats,
+        Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
+    };
+    /// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
+    #[cfg(feature = "rustls")]
+    pub use crate::{rustls, tls};
+}

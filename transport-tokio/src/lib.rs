@@ -107,16 +107,8 @@ pub use socket::{
     Receiver, Sender, WebSocket, accept, accept_parsed, accept_with, connect, connect_with, from_upgraded,
 };
 pub use stream::AsyncStream;
-pub use wsduplex_core::OsKeys;
-pub use wsduplex_core::driver::{SocketConfig, SocketError};
-pub use wsduplex_core::{
-    Accept, Chunk, ClientRequest, CloseCode, CloseFrame, CloseReply, Config, DataKind, Delivery, Event, HandshakeError,
-    Keepalive, LocalError, Message, Outcome, PeerError, Rejection, Request, Response, State, Stats, Text, Timer, WsUrl,
-    accept_response, bytes, http, reject_response,
-};
-/// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
-#[cfg(feature = "rustls")]
-pub use wsduplex_core::{rustls, tls};
+#[doc(inline)]
+pub use wsduplex_core::exports::*;
 
 /// The workspace README's examples (the core driven by hand, a tokio client and server) run as
 /// doctests here, where both the core and tokio are at hand, so they cannot drift from the API.
