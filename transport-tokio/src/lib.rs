@@ -103,9 +103,8 @@
 mod socket;
 mod stream;
 
-pub use socket::{
-    Receiver, Sender, WebSocket, accept, accept_parsed, accept_with, connect, connect_with, from_upgraded,
-};
+// The socket's API, as `wsduplex_core::socket_api!` writes it: the same names in every transport.
+pub use socket::*;
 pub use stream::AsyncStream;
 #[doc(inline)]
 pub use wsduplex_core::exports::*;
