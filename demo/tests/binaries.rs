@@ -2,11 +2,15 @@
 //! contract, a closed stdout, the JSON summary, and one `async-server` and one `tokio-server`
 //! each serving 1 000 concurrent clients.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::{CLIENTS, DEMOS, SERVERS, Server};
 
 use wsduplex_demo::on_smol;
 use wsduplex_demo::seed::SeedClient;
@@ -14,15 +18,6 @@ use wsduplex_smol::{SocketConfig, connect};
 
 fn run<T: Send + 'static>(f: impl FnOnce(Arc<smol::Executor<'static>>) -> smol::Task<T>) -> T {
     on_smol::block_on_all_cores(f)
-}
-
-/// Kills the server it holds when dropped.
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// One `async-server` process, 1 000 clients connected at once, each streaming 64 x 16 KiB
@@ -122,13 +117,6 @@ fn start(bin: &str) -> (Server, String) {
 fn output(bin: &str, args: &[&str]) -> Output {
     Command::new(bin).args(args).output().expect("run the binary")
 }
-
-const SERVERS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-server"), env!("CARGO_BIN_EXE_async-server"), env!("CARGO_BIN_EXE_tokio-server")];
-const CLIENTS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-client"), env!("CARGO_BIN_EXE_async-client"), env!("CARGO_BIN_EXE_tokio-client")];
-const DEMOS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-demo"), env!("CARGO_BIN_EXE_async-demo"), env!("CARGO_BIN_EXE_tokio-demo")];
 
 /// Every client against every server, `--json` and `--flag=value`: exit 0, and the last line
 /// of stdout is the contract's JSON object with every byte acknowledged and a clean close;

@@ -3,27 +3,15 @@
 //! the echo; the full seed (1024 x 128 KiB) end to end over TLS in every transport's demo; and
 //! what a user gets wrong (a file that is not there, a client that does not trust the CA).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use common::{CLIENTS, DEMOS, SERVERS, Server};
 
 use wsduplex_demo::pki::{PemFiles, Pki};
-
-const SERVERS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-server"), env!("CARGO_BIN_EXE_async-server"), env!("CARGO_BIN_EXE_tokio-server")];
-const CLIENTS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-client"), env!("CARGO_BIN_EXE_async-client"), env!("CARGO_BIN_EXE_tokio-client")];
-const DEMOS: [&str; 3] =
-    [env!("CARGO_BIN_EXE_blocking-demo"), env!("CARGO_BIN_EXE_async-demo"), env!("CARGO_BIN_EXE_tokio-demo")];
-
-/// Kills the server it holds when dropped.
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pem_files(dir: &Path) -> PemFiles {
     std::fs::create_dir_all(dir).expect("temp dir");

@@ -3,6 +3,8 @@
 //! current-thread and the multi-threaded runtime. (Every demo client against every demo
 //! server — blocking, smol and tokio — is `demo/tests/binaries.rs`.)
 
+mod common;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -35,24 +37,7 @@ async fn our_server() -> (String, tokio::task::JoinHandle<Result<Outcome, Socket
 async fn tokio_tungstenite_client_runs_the_seed_against_our_server() {
     let (addr, server) = our_server().await;
     let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream).await.expect("handshake");
-    let (mut sink, mut stream) = ws.split();
-    let reader = tokio::spawn(async move {
-        let mut acks = Vec::new();
-        while let Some(m) = stream.next().await {
-            match m.expect("read") {
-                TMessage::Text(t) => acks.push(seed::parse_ack(&t).expect("ack")),
-                TMessage::Close(_) => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        acks
-    });
-    for _ in 0..40 {
-        sink.send(TMessage::Binary(seed::payload(0, 128 << 10))).await.expect("send");
-    }
-    sink.close().await.expect("close-output from the tokio-tungstenite side");
-    let acks = tokio::time::timeout(LIMIT, reader).await.expect("in time").expect("reader");
+    let acks = common::tokio_tungstenite_seed_client(format!("ws://{addr}/"), stream).await;
     assert_eq!(acks, vec![CHUNK, 40 * (128 << 10) - CHUNK], "the final tally arrives after tokio-tungstenite's Close");
     let outcome = tokio::time::timeout(LIMIT, server).await.expect("in time").expect("task").expect("server");
     assert!(outcome.is_clean(), "{outcome:?}");

@@ -7,6 +7,8 @@
 //! `demo/tests/tls.rs`.)
 #![cfg(feature = "rustls")]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -62,24 +64,7 @@ async fn tokio_tungstenite_over_tokio_rustls_runs_the_seed_against_our_server() 
     let tcp = TcpStream::connect(&addr).await.expect("connect");
     let connector = TlsConnector::from(pki.client_config().expect("client config"));
     let tls = connector.connect(ServerName::try_from("localhost").expect("name"), tcp).await.expect("TLS");
-    let (ws, _) = tokio_tungstenite::client_async(format!("wss://{addr}/"), tls).await.expect("handshake");
-    let (mut sink, mut stream) = ws.split();
-    let reader = tokio::spawn(async move {
-        let mut acks = Vec::new();
-        while let Some(m) = stream.next().await {
-            match m.expect("read") {
-                TMessage::Text(t) => acks.push(seed::parse_ack(&t).expect("ack")),
-                TMessage::Close(_) => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        acks
-    });
-    for _ in 0..40 {
-        sink.send(TMessage::Binary(seed::payload(0, 128 << 10))).await.expect("send");
-    }
-    sink.close().await.expect("close-output from the tokio-tungstenite side");
-    let acks = tokio::time::timeout(LIMIT, reader).await.expect("in time").expect("reader");
+    let acks = common::tokio_tungstenite_seed_client(format!("wss://{addr}/"), tls).await;
     assert_eq!(acks, vec![CHUNK, 40 * (128 << 10) - CHUNK], "the final tally arrives after tokio-tungstenite's Close");
     let outcome = tokio::time::timeout(LIMIT, server).await.expect("in time").expect("task").expect("server");
     assert!(outcome.is_clean(), "{outcome:?}");

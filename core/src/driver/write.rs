@@ -95,17 +95,13 @@ impl Outbox {
     /// the records (the TLS handshake's too, when the connection has nothing).
     pub(super) fn refill(&mut self, conn: &mut Connection, tls: Option<&mut Tls>) {
         let mut total: usize = self.bufs.iter().map(|b| b.len()).sum::<usize>() - self.at;
-        // Over TLS the buffers are sealed into records that the queue then holds.
-        let plain = match tls {
-            None => &mut self.bufs,
-            Some(_) => &mut std::collections::VecDeque::new(),
-        };
-        while self.then.is_none() && plain.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
+        let start = self.bufs.len();
+        while self.then.is_none() && self.bufs.len() < Self::MAX_SLICES && total < Self::MAX_BYTES {
             match conn.poll_transmit() {
                 Some(Transmit::Bytes(b)) => {
                     total += b.len();
                     if !b.is_empty() {
-                        plain.push_back(b);
+                        self.bufs.push_back(b);
                     }
                 }
                 Some(t) => self.then = Some(t),
@@ -113,7 +109,10 @@ impl Outbox {
             }
         }
         if let Some(tls) = tls {
-            tls.seal(plain.make_contiguous());
+            // The plaintext just taken is sealed and replaced by its records, in the queue's
+            // own storage (no buffer of its own per write).
+            tls.seal(&self.bufs.make_contiguous()[start..]);
+            self.bufs.truncate(start);
             if self.then.is_some() {
                 tls.close_notify();
             }
