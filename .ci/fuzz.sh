@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 cargo +nightly fuzz build
-for target in decode session handshake differential; do
+for target in decode session handshake inflate differential; do
     mkdir -p "fuzz/corpus/$target"
     echo "fuzz: $target for ${SECONDS_PER_TARGET}s"
     cargo +nightly fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \

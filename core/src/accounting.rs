@@ -4,8 +4,12 @@
 /// Counts for one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Counters {
-    /// Payload bytes of data frames (text and binary), after unmasking.
+    /// Message payload bytes (text and binary) as the application sees them: unmasked and,
+    /// with permessage-deflate, uncompressed. The chunk accounting counts these.
     pub payload_bytes: u64,
+    /// Payload bytes of data frames as they crossed the wire: compressed, with
+    /// permessage-deflate (equal to `payload_bytes` otherwise).
+    pub wire_bytes: u64,
     /// Completed data messages.
     pub messages: u64,
     /// Data frames (text, binary, continuation).

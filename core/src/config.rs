@@ -70,6 +70,9 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Largest HTTP head accepted in the opening handshake (default 16 KiB; 431 past it).
     pub max_handshake_size: usize,
+    /// permessage-deflate (RFC 7692): offered by a client, accepted by a server, with these
+    /// settings (default off). See [`crate::deflate`].
+    pub deflate: Option<crate::deflate::DeflateConfig>,
     /// `send` is refused with [`crate::LocalError::SendBufferFull`] while at least this many
     /// bytes are queued and not yet taken by `poll_transmit` (default 1 MiB). One message is
     /// always accepted below the limit, so memory is bounded by the limit plus one message
@@ -92,6 +95,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             max_handshake_size: 16 << 10,
             send_buffer_limit: 1 << 20,
+            deflate: None,
         }
     }
 }
@@ -150,4 +154,5 @@ setters!(Config {
 } optional {
     chunk_size: u64,
     keepalive: Keepalive,
+    deflate: crate::deflate::DeflateConfig,
 });

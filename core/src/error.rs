@@ -118,6 +118,11 @@ pub enum PeerError {
     /// A close code that may not appear on the wire (RFC 6455 §7.4).
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
+    /// A compressed message whose DEFLATE data does not inflate (RFC 7692 §7.2.2): zlib's
+    /// reason. We answer 1007, the code for data "not consistent with the type of the message"
+    /// (RFC 6455 §7.4.1), as .NET and Autobahn do; python websockets answers 1002.
+    #[error("compressed message does not inflate: {0}")]
+    CorruptCompressed(String),
     /// The opening handshake failed.
     #[error("opening handshake: {0}")]
     Handshake(#[from] HandshakeError),
@@ -127,7 +132,7 @@ impl PeerError {
     /// The close code we send for this violation (RFC 6455 §7.4.1).
     pub fn close_code(&self) -> u16 {
         match self {
-            PeerError::InvalidUtf8(_) => 1007,
+            PeerError::InvalidUtf8(_) | PeerError::CorruptCompressed(_) => 1007,
             PeerError::FrameTooLarge { .. } | PeerError::MessageTooLarge { .. } => 1009,
             _ => 1002,
         }
@@ -171,6 +176,10 @@ pub enum HandshakeError {
     /// The server answered with an extension we did not offer (RFC 6455 §4.1 item 5).
     #[error("server answered with extension {0:?} that was not offered")]
     ExtensionNotOffered(String),
+    /// The server's `permessage-deflate` answer cannot be accepted (RFC 7692 §7.1): a
+    /// parameter unknown, repeated, out of range, or not what we asked for.
+    #[error("permessage-deflate answer: {0}")]
+    Extension(String),
     /// The handshake did not finish before `Config::handshake_timeout`.
     #[error("opening handshake timed out")]
     TimedOut,

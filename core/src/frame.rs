@@ -47,6 +47,10 @@ impl OpCode {
     }
 }
 
+/// The first header byte's RSV1 bit: "Per-Message Compressed" under permessage-deflate
+/// (RFC 7692 §6).
+pub(crate) const RSV1: u8 = 0x40;
+
 /// A parsed frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
@@ -59,14 +63,15 @@ pub(crate) struct Header {
 
 /// Violations visible in the first two bytes of a header (RFC 6455 §5.2, §5.1, §5.5): reported
 /// as soon as those bytes arrive, not when the rest of the header does. A peer that sends
-/// `FF FF` must not keep us waiting for eight length bytes it will never send.
-pub(crate) fn early_violation(buf: &[u8], expect_masked: bool) -> Option<PeerError> {
+/// `FF FF` must not keep us waiting for eight length bytes it will never send. `compressed`:
+/// permessage-deflate was negotiated, so RSV1 may mark a message's first frame (RFC 7692 §6).
+pub(crate) fn early_violation(buf: &[u8], expect_masked: bool, compressed: bool) -> Option<PeerError> {
     let &b0 = buf.first()?;
+    let op = b0 & 0x0F;
     let rsv = (b0 >> 4) & 0x7;
-    if rsv != 0 {
+    if rsv & !allowed_rsv(op, compressed) != 0 {
         return Some(PeerError::ReservedBits(rsv));
     }
-    let op = b0 & 0x0F;
     if !matches!(op, 0x0 | 0x1 | 0x2 | 0x8 | 0x9 | 0xA) {
         return Some(PeerError::UnknownOpcode(op));
     }
@@ -81,6 +86,13 @@ pub(crate) fn early_violation(buf: &[u8], expect_masked: bool) -> Option<PeerErr
         _ => {}
     }
     None
+}
+
+/// The RSV bits a frame with opcode `op` may carry: RSV1 on a text or binary frame (the first
+/// of a message) under permessage-deflate, never on a continuation or a control frame
+/// (RFC 7692 §6); nothing else without an extension (RFC 6455 §5.2).
+pub(crate) fn allowed_rsv(op: u8, compressed: bool) -> u8 {
+    if compressed && matches!(op, 0x1 | 0x2) { (RSV1 >> 4) & 0x7 } else { 0 }
 }
 
 /// Parses one header from the front of `buf` (RFC 6455 §5.2). `Ok(None)`: not enough bytes

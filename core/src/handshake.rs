@@ -137,6 +137,8 @@ impl From<u16> for Rejection {
 pub struct Response {
     /// Subprotocol the server chose (one of those offered).
     pub subprotocol: Option<String>,
+    /// The permessage-deflate agreement, if we offered it and the server accepted.
+    pub deflate: Option<crate::DeflateParams>,
     /// All header lines of the response.
     pub headers: Vec<(String, String)>,
 }
@@ -152,8 +154,10 @@ pub struct Request {
     pub key: String,
     /// Subprotocols offered, in the client's order.
     pub subprotocols: Vec<String>,
-    /// Extensions offered (e.g. `permessage-deflate`). We never accept one: RSV bits stay
-    /// reserved, and omitting the extension from the response declines it (RFC 6455 §9.1).
+    /// Extensions offered, one element each (`permessage-deflate; client_max_window_bits`).
+    /// A server with [`crate::Config::deflate`] accepts the first valid permessage-deflate
+    /// offer; every other extension is declined by leaving it out of the response (RFC 6455
+    /// §9.1), so its RSV bits stay reserved.
     pub extensions: Vec<String>,
 }
 
@@ -277,12 +281,14 @@ fn head_len(parsed: httparse::Result<usize>, have: usize, max_size: usize) -> Re
 }
 
 /// Parses and validates a server's response to our request (RFC 6455 §4.1, the client's
-/// checks 1–6). `Ok(None)`: incomplete. On success, also returns the head's length: the bytes
-/// after it are WebSocket frames.
+/// checks 1–6), to which we offered the subprotocols `offered` and, if `deflate` is given,
+/// permessage-deflate with those settings (RFC 7692 §7.1). `Ok(None)`: incomplete. On
+/// success, also returns the head's length: the bytes after it are WebSocket frames.
 pub fn parse_response(
     buf: &[u8],
     key: &str,
     offered: &[String],
+    deflate: Option<&crate::DeflateConfig>,
     max_size: usize,
 ) -> Result<Option<(Response, usize)>, HandshakeError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -306,15 +312,17 @@ pub fn parse_response(
     if single(h, "Sec-WebSocket-Accept") != Some(accept_key(key).as_str()) {
         return Err(HandshakeError::AcceptMismatch);
     }
-    if let Some(ext) = tokens(h, "Sec-WebSocket-Extensions").next() {
-        return Err(HandshakeError::ExtensionNotOffered(ext.to_owned()));
-    }
+    let answers = h
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .filter_map(|(_, v)| std::str::from_utf8(v).ok());
+    let deflate = crate::deflate::accept_answer(answers, deflate)?;
     let subprotocol = match tokens(h, "Sec-WebSocket-Protocol").collect::<Vec<_>>()[..] {
         [] => None,
         [p] if offered.iter().any(|o| o == p) => Some(p.to_owned()),
         ref ps => return Err(HandshakeError::SubprotocolNotOffered(ps.join(", "))),
     };
-    Ok(Some((Response { subprotocol, headers: owned(h) }, n)))
+    Ok(Some((Response { subprotocol, deflate, headers: owned(h) }, n)))
 }
 
 /// Parses and validates a client's upgrade request (RFC 6455 §4.2.1). `Ok(None)`: incomplete.
@@ -508,7 +516,7 @@ mod tests {
         let ok = Accept { subprotocol: Some("b".into()), headers: vec![] };
         let resp = accept_bytes(&req, &ok).unwrap_or_default();
         let offered = vec!["a".to_owned(), "b".to_owned()];
-        let (r, n) = parse_response(&resp, KEY, &offered, 4096).ok().flatten().expect("complete");
+        let (r, n) = parse_response(&resp, KEY, &offered, None, 4096).ok().flatten().expect("complete");
         assert_eq!((r.subprotocol.as_deref(), n), (Some("b"), resp.len()));
         // The declined extension does not appear in the response.
         assert!(!String::from_utf8_lossy(&resp).contains("Extensions"));
@@ -522,7 +530,7 @@ mod tests {
         );
         let check = |extra: &str, edit: &dyn Fn(String) -> String| {
             let resp = edit(format!("{ok}{extra}\r\n"));
-            parse_response(resp.as_bytes(), KEY, &["chat".to_owned()], 4096)
+            parse_response(resp.as_bytes(), KEY, &["chat".to_owned()], None, 4096)
         };
         let id = |s: String| s;
         assert!(matches!(check("", &id), Ok(Some(_))));

@@ -4,6 +4,7 @@ mod accounting;
 mod close;
 mod config;
 mod connection;
+pub mod deflate;
 pub mod driver;
 mod error;
 mod frame;
@@ -21,6 +22,7 @@ pub use accounting::{Counters, Stats};
 pub use close::{CloseCode, CloseFrame, Outcome, Timer, is_valid_wire_code};
 pub use config::{CloseReply, Config, Delivery, Keepalive};
 pub use connection::{Connection, Event, Role, Transmit};
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, LocalError, PeerError};
 pub use frame::OpCode;
 pub use handshake::{Accept, ClientRequest, Rejection, Request, Response, WsUrl};
@@ -52,9 +54,9 @@ pub mod exports {
     pub use crate::OsKeys;
     pub use crate::driver::{SocketConfig, SocketError};
     pub use crate::{
-        Accept, Chunk, ClientRequest, CloseCode, CloseFrame, CloseReply, Config, DataKind, Delivery, Event,
-        HandshakeError, Keepalive, LocalError, Message, Outcome, PeerError, Rejection, Request, Response, State, Stats,
-        Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
+        Accept, Chunk, ClientRequest, CloseCode, CloseFrame, CloseReply, Config, DataKind, DeflateConfig,
+        DeflateParams, Delivery, Event, HandshakeError, Keepalive, LocalError, Message, Outcome, PeerError, Rejection,
+        Request, Response, State, Stats, Text, Timer, WsUrl, accept_response, bytes, http, reject_response,
     };
     /// TLS (`wss://`): the configurations' builders, and rustls itself to write your own.
     #[cfg(feature = "rustls")]

@@ -324,7 +324,10 @@ fn large_messages_are_split_into_frames() {
         vec![(2, false, 1000), (0, false, 1000), (0, true, 500)]
     );
     assert_eq!(frames.iter().flat_map(|f| f.2.clone()).collect::<Vec<_>>(), data.to_vec());
-    assert_eq!(s.stats().sent, Counters { payload_bytes: 2500, messages: 1, data_frames: 3, control_frames: 0 });
+    assert_eq!(
+        s.stats().sent,
+        Counters { payload_bytes: 2500, wire_bytes: 2500, messages: 1, data_frames: 3, control_frames: 0 }
+    );
 }
 
 #[test]

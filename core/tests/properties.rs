@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{App, Pair, frames_on_wire};
+use common::{App, Pair, frames_on_wire, frames_on_wire_rsv1};
 use proptest::prelude::*;
 use wsduplex_core::*;
 
@@ -193,15 +193,33 @@ fn config() -> impl Strategy<Value = Config> {
         ],
         1usize..400,
         1usize..2000,
+        prop::option::of(deflate()),
     )
-        .prop_map(|(chunks, chunk_size, close_reply, frame, buffer)| {
+        .prop_map(|(chunks, chunk_size, close_reply, frame, buffer, deflate)| {
             Config::default()
                 .delivery(if chunks { Delivery::Chunks } else { Delivery::Messages })
                 .chunk_size(chunk_size)
                 .close_reply(close_reply)
                 .max_send_frame_size(frame)
                 .send_buffer_limit(buffer)
+                .deflate(deflate)
         })
+}
+
+/// Any permessage-deflate settings (RFC 7692 §7.1), negotiated when both sides have some.
+fn deflate() -> impl Strategy<Value = DeflateConfig> {
+    let bits = || prop::option::of(8u8..=15);
+    (any::<bool>(), any::<bool>(), bits(), bits(), 0u32..=9, 0usize..100).prop_map(
+        |(snct, cnct, smwb, cmwb, level, threshold)| {
+            DeflateConfig::default()
+                .server_no_context_takeover(snct)
+                .client_no_context_takeover(cnct)
+                .server_max_window_bits(smwb)
+                .client_max_window_bits(cmwb)
+                .level(level)
+                .threshold(threshold)
+        },
+    )
 }
 
 fn splits() -> impl Strategy<Value = Vec<usize>> {
@@ -247,8 +265,10 @@ proptest! {
         check_wire(&p.client.wire);
         check_wire(&p.server.wire);
         // Every message that was accepted whole arrives intact and in order.
-        let c_sent = messages_on_wire(&p.client.wire);
-        let s_sent = messages_on_wire(&p.server.wire);
+        let agreed = p.client.conn.deflate();
+        prop_assert_eq!(agreed, p.server.conn.deflate());
+        let c_sent = messages_on_wire(&p.client.wire, agreed.map(|d| d.client_no_context_takeover));
+        let s_sent = messages_on_wire(&p.server.wire, agreed.map(|d| d.server_no_context_takeover));
         prop_assert_eq!(received(&p.server), c_sent);
         prop_assert_eq!(received(&p.client), s_sent);
         // Accounting is exact both ways.
@@ -271,18 +291,40 @@ proptest! {
     }
 }
 
-/// Complete messages on a recorded wire, read independently of the code under test.
-fn messages_on_wire(wire: &[u8]) -> Vec<(bool, Bytes)> {
+/// Complete messages on a recorded wire, read independently of the code under test. With
+/// permessage-deflate (`Some(reset after each message)`), compressed messages (RSV1) are
+/// inflated by zlib directly (RFC 7692 §7.2.2: the trailer restored).
+fn messages_on_wire(wire: &[u8], deflate: Option<bool>) -> Vec<(bool, Bytes)> {
     let mut out = Vec::new();
-    let mut cur: Option<(bool, Vec<u8>)> = None;
-    for (op, fin, data) in frames_on_wire(wire) {
+    let mut cur: Option<(bool, bool, Vec<u8>)> = None;
+    let mut inflater = flate2::Decompress::new(false);
+    for (op, fin, rsv1, data) in frames_on_wire_rsv1(wire) {
         match op {
-            1 | 2 => cur = Some((op == 1, data)),
-            0 => cur.as_mut().expect("continuation").1.extend_from_slice(&data),
+            1 | 2 => cur = Some((op == 1, rsv1, data)),
+            0 => cur.as_mut().expect("continuation").2.extend_from_slice(&data),
             _ => continue,
         }
         if fin {
-            let (t, d) = cur.take().expect("message");
+            let (t, compressed, mut d) = cur.take().expect("message");
+            if compressed {
+                let reset = deflate.expect("RSV1 only when negotiated");
+                d.extend_from_slice(&[0, 0, 0xff, 0xff]);
+                let mut plain = Vec::with_capacity(d.len() * 8 + 1024);
+                let mut input = &d[..];
+                loop {
+                    plain.reserve(4096);
+                    let before = inflater.total_in();
+                    inflater.decompress_vec(input, &mut plain, flate2::FlushDecompress::Sync).expect("valid deflate");
+                    input = &input[(inflater.total_in() - before) as usize..];
+                    if input.is_empty() && plain.len() < plain.capacity() {
+                        break;
+                    }
+                }
+                if reset {
+                    inflater.reset(false);
+                }
+                d = plain;
+            }
             out.push((t, Bytes::from(d)));
         }
     }

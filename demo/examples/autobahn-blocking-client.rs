@@ -8,10 +8,7 @@ const AGENT: &str = "wsduplex-std";
 
 /// Echoes until the connection is released, with the seed server's streaming echo reactions.
 fn echo(url: &str) -> Result<Option<String>, SocketError> {
-    let mut config = seed::server_socket_config(u64::MAX);
-    config.core.chunk_size = None;
-    config.core.delivery = wsduplex_std::Delivery::Messages;
-    let ws = connect(url, config)?;
+    let ws = connect(url, seed::autobahn_client_config())?;
     let mut app = SeedServer::new("/echo", 1);
     let mut text = None;
     while let Some(event) = ws.recv()? {

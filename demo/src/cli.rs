@@ -1,6 +1,6 @@
 //! The demo binaries' command lines (DESIGN.md "Demo binaries"), defined once for every
-//! transport, and the `main` of each kind of binary: parse, refuse what is not built yet,
-//! run, report, exit with the contract's status.
+//! transport, and the `main` of each kind of binary: parse, run, report, exit with the
+//! contract's status.
 
 use std::ffi::OsString;
 use std::io;
@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, ValueEnum};
 
+use wsduplex_core::DeflateConfig;
 use wsduplex_core::driver::{SocketConfig, SocketError};
 use wsduplex_core::tls;
 
@@ -38,6 +39,10 @@ pub struct ServerFlags {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Accept permessage-deflate offers (the binary's `--deflate`, which the demo shares
+    /// with its client).
+    #[arg(skip)]
+    pub deflate: bool,
 }
 
 /// The seed client's flags.
@@ -61,6 +66,9 @@ pub struct ClientFlags {
     /// Trust this CA (PEM) in addition to the default roots (Mozilla's), for wss:// URLs.
     #[arg(long, value_name = "CA.pem")]
     pub tls_ca: Option<PathBuf>,
+    /// Offer permessage-deflate (the binary's `--deflate`).
+    #[arg(skip)]
+    pub deflate: bool,
 }
 
 impl Default for ClientFlags {
@@ -164,27 +172,32 @@ fn one_line(e: &clap::Error) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
-/// A flag whose feature is not built yet: the contract's answer is exit 2.
-fn not_yet(deflate: bool) -> Option<&'static str> {
-    deflate.then_some("--deflate: permessage-deflate is not supported yet")
-}
-
+/// `--deflate` is one flag on the command line and a setting of each side's flags.
 impl ServerArgs {
-    fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.deflate)
+    fn settled(mut self) -> Self {
+        self.server.deflate = self.deflate;
+        self
     }
 }
 
 impl ClientArgs {
-    fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.deflate)
+    fn settled(mut self) -> Self {
+        self.client.deflate = self.deflate;
+        self
     }
 }
 
 impl DemoArgs {
-    fn not_yet(&self) -> Option<&'static str> {
-        not_yet(self.deflate)
+    fn settled(mut self) -> Self {
+        (self.server.deflate, self.client.deflate) = (self.deflate, self.deflate);
+        self
     }
+}
+
+/// permessage-deflate as the binaries use it when asked: the defaults (level 1, context
+/// takeover, 15-bit windows).
+fn deflate(on: bool) -> Option<DeflateConfig> {
+    on.then(DeflateConfig::default)
 }
 
 /// A file a flag names, or an error that names it.
@@ -198,6 +211,7 @@ impl ServerFlags {
     /// `--tls-key`.
     pub fn socket_config(&self) -> Result<SocketConfig, SocketError> {
         let mut config = seed::server_socket_config(self.chunk_size);
+        config.core = config.core.deflate(deflate(self.deflate));
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             let (cert, key) = (read_flag_file("--tls-cert", cert)?, read_flag_file("--tls-key", key)?);
             config.tls_server = Some(tls::server_config(&cert, &key)?);
@@ -210,7 +224,8 @@ impl ClientFlags {
     /// The seed client's socket configuration; `wss://` URLs trust `--tls-ca` besides the
     /// default roots.
     pub fn socket_config(&self) -> Result<SocketConfig, SocketError> {
-        let mut config = SocketConfig::default().core(seed::client_config(self.message_size));
+        let mut config =
+            SocketConfig::default().core(seed::client_config(self.message_size).deflate(deflate(self.deflate)));
         if let Some(ca) = &self.tls_ca {
             config.tls_client = Some(tls::client_config(&read_flag_file("--tls-ca", ca)?)?);
         }
@@ -227,20 +242,10 @@ fn usable(bin: &str, config: Result<SocketConfig, SocketError>) -> Result<Socket
     })
 }
 
-fn refuse(bin: &str, why: Option<&str>) -> Result<(), ExitCode> {
-    match why {
-        Some(why) => {
-            eprintln!("{bin}: {why}");
-            Err(ExitCode::from(2))
-        }
-        None => Ok(()),
-    }
-}
-
 /// A `*-server` binary: `serve` listens and serves with the socket configuration until
 /// killed. TLS files that cannot be used are a bad value (exit 2).
 pub fn server_main(bin: &'static str, serve: impl FnOnce(&ServerArgs, SocketConfig) -> io::Result<()>) -> ExitCode {
-    let args = match parse::<ServerArgs>(bin).and_then(|a| refuse(bin, a.not_yet()).map(|()| a)) {
+    let args = match parse::<ServerArgs>(bin).map(ServerArgs::settled) {
         Ok(a) => a,
         Err(status) => return status,
     };
@@ -271,7 +276,7 @@ pub fn client_main<E: std::fmt::Display>(
     bin: &'static str,
     run: impl FnOnce(&ClientArgs, &Output) -> Result<Summary, E>,
 ) -> ExitCode {
-    let args = match parse::<ClientArgs>(bin).and_then(|a| refuse(bin, a.not_yet()).map(|()| a)) {
+    let args = match parse::<ClientArgs>(bin).map(ClientArgs::settled) {
         Ok(a) => a,
         Err(status) => return status,
     };
@@ -302,7 +307,7 @@ pub fn demo_main<E: std::fmt::Display>(
     bin: &'static str,
     run: impl FnOnce(&DemoArgs, &Output, &Timeline, Instant) -> DemoRun<E>,
 ) -> ExitCode {
-    let args = match parse::<DemoArgs>(bin).and_then(|a| refuse(bin, a.not_yet()).map(|()| a)) {
+    let args = match parse::<DemoArgs>(bin).map(DemoArgs::settled) {
         Ok(a) => a,
         Err(status) => return status,
     };
@@ -376,23 +381,23 @@ mod tests {
             (f.messages, f.message_size, f.close, f.echo, f.json),
             (1024, 131072, CloseMode::Output, false, false)
         );
-        assert!(d.not_yet().is_none());
         for bad in ["--messages 5", "--url x --close later", "--url x --bogus", "--url x --messages lots"] {
             assert_eq!(parsed::<ClientArgs>(bad).err(), Some(ExitCode::from(2)), "{bad}");
         }
         let tls: ClientArgs = parsed("--url wss://h:1/ --tls-ca ca.pem").expect("parses");
-        assert!(tls.not_yet().is_none());
         let missing = tls.client.socket_config().expect_err("no such CA file").to_string();
         assert!(missing.contains("--tls-ca ca.pem"), "{missing}");
-        let deflate: ClientArgs = parsed("--url ws://h:1/ --deflate").expect("parses");
-        assert!(deflate.not_yet().is_some());
+        let deflate = parsed::<ClientArgs>("--url ws://h:1/ --deflate").expect("parses").settled();
+        let offered = deflate.client.socket_config().expect("no files").core.deflate;
+        assert_eq!(offered, Some(DeflateConfig::default()));
+        let plain = d.client.socket_config().expect("no files").core.deflate;
+        assert_eq!(plain, None);
     }
 
     #[test]
     fn the_server_and_demo_contract() {
         let s: ServerArgs = parsed("--listen 127.0.0.1:0").expect("valid");
         assert_eq!(s.server.chunk_size, 4194304);
-        assert!(s.not_yet().is_none());
         assert_eq!(parsed::<ServerArgs>("--listen a --chunk-size 0").err(), Some(ExitCode::from(2)));
         assert_eq!(parsed::<ServerArgs>("--chunk-size 5").err(), Some(ExitCode::from(2)), "--listen is required");
         assert_eq!(
@@ -401,10 +406,11 @@ mod tests {
             "needs --tls-key"
         );
         let tls: ServerArgs = parsed("--listen a --tls-cert c.pem --tls-key k.pem").expect("parses");
-        assert!(tls.not_yet().is_none());
         let missing = tls.server.socket_config().expect_err("no such certificate file").to_string();
         assert!(missing.contains("--tls-cert c.pem"), "{missing}");
-        let d: DemoArgs = parsed("--messages 3 --chunk-size=8 --echo").expect("valid");
+        let d = parsed::<DemoArgs>("--messages 3 --chunk-size=8 --echo --deflate").expect("valid").settled();
+        assert!(d.server.deflate && d.client.deflate);
+        assert!(d.server.socket_config().expect("no files").core.deflate.is_some());
         assert_eq!((d.client.messages, d.server.chunk_size, d.listen.as_str()), (3, 8, "127.0.0.1:0"));
         assert!(d.url("127.0.0.1:9".parse().expect("addr")).ends_with("/echo"));
         assert_eq!(parsed::<DemoArgs>("--help").err(), Some(ExitCode::SUCCESS));

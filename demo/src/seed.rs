@@ -37,6 +37,19 @@ pub fn server_socket_config(chunk_size: u64) -> SocketConfig {
     SocketConfig::default().core(server_config(chunk_size))
 }
 
+/// The Autobahn clients' configuration (every transport's): the seed server's echo, whole
+/// messages, no acks; permessage-deflate offered when `AUTOBAHN_DEFLATE` is set (cases 12 and
+/// 13 need it).
+pub fn autobahn_client_config() -> SocketConfig {
+    let mut config = server_socket_config(u64::MAX);
+    config.core.chunk_size = None;
+    config.core.delivery = wsduplex_core::Delivery::Messages;
+    if std::env::var_os("AUTOBAHN_DEFLATE").is_some() {
+        config.core.deflate = Some(wsduplex_core::DeflateConfig::default());
+    }
+    config
+}
+
 /// The chunk size a server configuration acks at.
 pub fn chunk_size_of(config: &SocketConfig) -> u64 {
     config.core.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)

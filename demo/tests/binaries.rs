@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{CLIENTS, DEMOS, SERVERS, Server};
+use common::{CLIENTS, DEMOS, SERVERS, Server, start};
 
 use wsduplex_demo::on_smol;
 use wsduplex_demo::seed::SeedClient;
@@ -104,16 +104,6 @@ fn a_thousand_concurrent_clients_on(bin: &str) {
     eprintln!("{bin}: 1000 concurrent clients x 1 MiB, all acked exactly and closed clean, in {elapsed:?}");
 }
 
-/// Starts a server binary on an ephemeral port; its address from the line it prints.
-fn start(bin: &str) -> (Server, String) {
-    let mut child =
-        Command::new(bin).args(["--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().expect("start the server");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("listening line");
-    let addr = line.split("ws://").nth(1).and_then(|s| s.split('/').next()).expect("address").to_owned();
-    (Server(child), addr)
-}
-
 fn output(bin: &str, args: &[&str]) -> Output {
     Command::new(bin).args(args).output().expect("run the binary")
 }
@@ -124,7 +114,7 @@ fn output(bin: &str, args: &[&str]) -> Output {
 #[test]
 fn every_client_against_every_server_ends_with_the_json_summary() {
     for server in SERVERS {
-        let (_server, addr) = start(server);
+        let (_server, addr) = start(server, &[]);
         for client in CLIENTS {
             let url = format!("--url=ws://{addr}/");
             let out = output(client, &[&url, "--messages=64", "--json"]);
@@ -151,7 +141,7 @@ fn every_binary_keeps_the_command_line_contract() {
             let out = output(bin, &[ok]);
             assert!(out.status.success() && !out.stdout.is_empty(), "{bin} {ok}: {out:?}");
         }
-        for bad in [&["--bogus"][..], &["--chunk-size", "lots"], &["--deflate"]] {
+        for bad in [&["--bogus"][..], &["--chunk-size", "lots"], &["--deflate=yes"]] {
             let out = output(bin, bad);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{bin} {bad:?}: {out:?}");

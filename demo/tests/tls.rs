@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{CLIENTS, DEMOS, SERVERS, Server};
 
@@ -22,20 +21,9 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("wsduplex-tls-{name}-{}", std::process::id()))
 }
 
-/// Starts a server binary over TLS on an ephemeral port; its address from the line it prints.
+/// Starts a server binary over TLS on an ephemeral port.
 fn start(bin: &str, files: &PemFiles) -> (Server, String) {
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&files.cert)
-        .arg("--tls-key")
-        .arg(&files.key)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("listening line");
-    let addr = line.split("wss://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("{line}"));
-    (Server(child), addr.to_owned())
+    common::start(bin, &["--tls-cert".as_ref(), files.cert.as_ref(), "--tls-key".as_ref(), files.key.as_ref()])
 }
 
 fn client(bin: &str, url: &str, ca: Option<&Path>, args: &[&str]) -> Output {

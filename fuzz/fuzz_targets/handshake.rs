@@ -10,10 +10,15 @@ use wsduplex_core::*;
 fuzz_target!(|data: &[u8]| {
     let _ = handshake::parse_request(data, 4096);
     let offered = ["chat".to_owned()];
-    let _ = handshake::parse_response(data, "dGhlIHNhbXBsZSBub25jZQ==", &offered, 4096);
+    let _ = handshake::parse_response(data, "dGhlIHNhbXBsZSBub25jZQ==", &offered, None, 4096);
+    // The permessage-deflate answer parser, too (RFC 7692 §7.1).
+    let deflate = wsduplex_core::DeflateConfig::default().server_max_window_bits(10);
+    let _ = handshake::parse_response(data, "dGhlIHNhbXBsZSBub25jZQ==", &offered, Some(&deflate), 4096);
+    // ... and the server's choice among offers, on the input as one header value.
+    let _ = wsduplex_core::deflate::negotiate(&[String::from_utf8_lossy(data).into_owned()], &deflate);
 
     let now = Instant::now();
-    let config = Config::default().max_handshake_size(4096);
+    let config = Config::default().max_handshake_size(4096).deflate(DeflateConfig::default());
     let mut server = Connection::server(config.clone(), now);
     server.handle_input(now, data);
     let mut request = false;

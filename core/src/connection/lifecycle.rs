@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{Connection, Event};
 use crate::close::{CloseFrame, Timer};
 use crate::config::CloseReply;
+use crate::deflate::{self, Codec};
 use crate::handshake::{self, Accept, ClientRequest, Request};
 use crate::state::{self, Arm, Context, Phase, Trigger};
 use crate::timer::Deadline;
@@ -29,7 +30,13 @@ impl Connection {
         let Handshake::ServerAwaitingDecision(req) = &self.handshake else {
             return Err(LocalError::Handshake("accept: no upgrade request is waiting for a decision"));
         };
+        let mut accept = accept;
+        let agreed = self.config.deflate.as_ref().and_then(|c| Some((deflate::negotiate(&req.extensions, c)?, c)));
+        if let Some((params, _)) = &agreed {
+            accept.headers.push(("Sec-WebSocket-Extensions".to_owned(), params.header_value()));
+        }
         let bytes = handshake::accept_bytes(req, &accept)?;
+        self.deflate = agreed.map(|(params, config)| Codec::new(true, &params, config));
         self.stage(&bytes);
         self.handshake = Handshake::Done;
         self.opened(now);
@@ -216,7 +223,10 @@ impl Connection {
         }
     }
 
-    pub(super) fn start_client_handshake(&mut self, request: ClientRequest) -> Result<(), LocalError> {
+    pub(super) fn start_client_handshake(&mut self, mut request: ClientRequest) -> Result<(), LocalError> {
+        if let Some(config) = &self.config.deflate {
+            request.headers.push(("Sec-WebSocket-Extensions".to_owned(), deflate::offer(config)));
+        }
         let mut nonce = [0u8; 16];
         self.fill_keys(&mut nonce);
         let key = handshake::generate_key(nonce);
@@ -231,8 +241,12 @@ impl Connection {
         let max = self.config.max_handshake_size;
         match &self.handshake {
             Handshake::ClientAwaiting { key, offered } => {
-                if let Some((response, n)) = handshake::parse_response(self.recv.buffer(), key, offered, max)? {
+                let deflate = self.config.deflate.as_ref();
+                if let Some((response, n)) = handshake::parse_response(self.recv.buffer(), key, offered, deflate, max)?
+                {
                     self.recv.advance(n);
+                    self.deflate =
+                        response.deflate.zip(deflate).map(|(params, config)| Codec::new(false, &params, config));
                     self.handshake = Handshake::Done;
                     self.opened(now);
                     self.events.push_back(Event::Connected(response));

@@ -17,6 +17,7 @@ use crate::KeySource;
 use crate::accounting::{Chunking, Stats};
 use crate::close::{CloseFrame, Outcome};
 use crate::config::{Config, Delivery};
+use crate::deflate::{Codec, DeflateParams};
 use crate::handshake::{Request, Response};
 use crate::message::{Chunk, Message};
 use crate::state::{Phase, State};
@@ -129,6 +130,8 @@ pub struct Connection {
     chunking: Chunking,
     /// The peer's address, if the transport knows it: a label for the `tracing` events only.
     peer: Option<core::net::SocketAddr>,
+    /// permessage-deflate, once negotiated.
+    deflate: Option<Codec>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -169,6 +172,7 @@ impl Connection {
             stats: Stats::default(),
             chunking,
             peer: None,
+            deflate: None,
         };
         c.arm_handshake_timeout(now);
         c
@@ -244,6 +248,7 @@ impl Connection {
             stats: self.stats,
             chunking: self.chunking.clone(),
             peer: self.peer,
+            deflate: self.deflate.clone(),
         })
     }
 
@@ -256,6 +261,11 @@ impl Connection {
     /// reads it.
     pub fn set_peer(&mut self, peer: core::net::SocketAddr) {
         self.peer = Some(peer);
+    }
+
+    /// The permessage-deflate agreement (RFC 7692), once the handshake made one.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|c| c.params)
     }
 
     /// The close-handshake state.
@@ -327,6 +337,10 @@ impl Connection {
     /// The next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            // A compressed message in streaming delivery inflates on as its chunks are drained.
+            self.resume_inflating();
+        }
         if self.events.is_empty() {
             self.apply_pending_failure();
         }

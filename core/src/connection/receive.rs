@@ -19,6 +19,14 @@ use crate::utf8::Utf8Validator;
 /// Most receive buffer space reserved ahead for a frame announced but not yet received.
 const RESERVE_AHEAD: u64 = 4 << 20;
 
+/// Streaming delivery of a compressed message: inflated bytes handed out as chunks before
+/// inflating stops until the application has drained them. A small frame can inflate a
+/// thousandfold; this keeps what waits in the event queue bounded whatever the ratio.
+const INFLATE_AHEAD: u64 = 256 << 10;
+
+/// Most output asked of the inflater at once: a streaming chunk's largest size.
+const INFLATE_STEP: usize = 64 << 10;
+
 /// The receiving direction's state.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Receiving {
@@ -35,6 +43,10 @@ pub(super) struct Receiving {
     delivered: u64,
     /// The transport's input ended.
     pub(super) eof: bool,
+    /// Inflated bytes queued as chunks since the event queue was last empty.
+    undrained: u64,
+    /// Inflation stopped at `INFLATE_AHEAD`: resumed once the events are drained.
+    paused: bool,
 }
 
 impl Receiving {
@@ -45,6 +57,7 @@ impl Receiving {
         self.premasked = 0;
         self.incoming = None;
         self.carry = BytesMut::new();
+        self.paused = false;
     }
 
     pub(super) fn buffer(&self) -> &[u8] {
@@ -79,6 +92,24 @@ struct Incoming {
     claimed: u64,
     assembly: BytesMut,
     utf8: Utf8Validator,
+    /// Compressed (RSV1 on its first frame, RFC 7692 §6): its payload goes through the
+    /// inflater, and the limits and the accounting apply to what comes out.
+    inflating: Option<Inflating>,
+}
+
+/// A compressed message's progress through the inflater.
+#[derive(Debug, Clone, Default)]
+struct Inflating {
+    /// Bytes inflated so far (bounded by `max_message_size`).
+    total: u64,
+    /// The whole message, in whole-message delivery.
+    whole: Vec<u8>,
+    /// The message's last frame is in: the restored trailer (§7.2.2) is being inflated.
+    trailer_started: bool,
+    /// Bytes of the trailer not yet taken by the inflater.
+    trailer_left: usize,
+    /// The last call filled all the room it had: more output may be waiting.
+    full: bool,
 }
 
 impl Connection {
@@ -193,7 +224,8 @@ impl Connection {
             }
             match self.recv.rx {
                 Rx::Header => {
-                    if let Some(e) = frame::early_violation(&self.recv.buf, self.role == Role::Server) {
+                    let compressed = self.deflate.is_some();
+                    if let Some(e) = frame::early_violation(&self.recv.buf, self.role == Role::Server, compressed) {
                         return Err(e);
                     }
                     let Some((h, n)) = frame::parse_header(&self.recv.buf)? else {
@@ -221,7 +253,13 @@ impl Connection {
                     self.on_control(now, h.opcode, payload.freeze())?;
                 }
                 Rx::Payload { h, consumed, ready } => {
-                    if !self.data_step(h, consumed, ready)? {
+                    let inflating = self.recv.incoming.as_ref().is_some_and(|i| i.inflating.is_some());
+                    let done = if inflating {
+                        self.inflate_step(h, consumed, ready)?
+                    } else {
+                        self.data_step(h, consumed, ready)?
+                    };
+                    if !done {
                         return Ok(());
                     }
                 }
@@ -246,11 +284,12 @@ impl Connection {
                 claimed: 0,
                 assembly: BytesMut::new(),
                 utf8: Utf8Validator::default(),
+                inflating: (h.rsv << 4 & frame::RSV1 != 0).then(Inflating::default),
             });
         }
         if let Some(inc) = &mut self.recv.incoming {
             inc.claimed = inc.claimed.saturating_add(h.len);
-            if !inc.streaming {
+            if !inc.streaming && inc.inflating.is_none() {
                 // The payload stays here until the frame ends: room for it now (within a
                 // bound) rather than copying as the buffer doubles.
                 self.recv.buf.reserve(h.len.min(RESERVE_AHEAD) as usize);
@@ -260,7 +299,7 @@ impl Connection {
 
     /// RFC 6455 §5.1–§5.5 checks that need the connection's context.
     fn check_header(&self, h: &Header) -> Result<(), PeerError> {
-        if h.rsv != 0 {
+        if h.rsv & !frame::allowed_rsv(h.opcode.bits(), self.deflate.is_some()) != 0 {
             return Err(PeerError::ReservedBits(h.rsv));
         }
         if h.opcode.is_control() {
@@ -355,6 +394,7 @@ impl Connection {
                 if streaming && valid > 0 {
                     let n = self.recv.carry.len() + ready + valid;
                     self.stats.received.payload_bytes += valid as u64;
+                    self.stats.received.wire_bytes += valid as u64;
                     let mut data = self.recv.carry.split();
                     data.extend_from_slice(&self.recv.buf[..n - data.len()]);
                     self.recv.delivered += data.len() as u64;
@@ -366,6 +406,7 @@ impl Connection {
             }
         }
         self.stats.received.payload_bytes += step;
+        self.stats.received.wire_bytes += step;
         let (mut consumed, mut ready) = (consumed, end);
         let frame_done = consumed + ready as u64 == h.len;
         // A message must not end inside a code point; what came before it is still delivered
@@ -423,6 +464,198 @@ impl Connection {
         }
         self.recv.rx = if frame_done { Rx::Header } else { Rx::Payload { h, consumed, ready } };
         Ok(true)
+    }
+
+    /// Processes the next piece of a compressed message's frame (RFC 7692 §7.2.2). False:
+    /// more input is needed, or the application must drain the events first.
+    ///
+    /// The frame's bytes are unmasked as they arrive and stay at the front of the buffer
+    /// (`ready`) until the inflater takes them; it takes no more than its output room allows,
+    /// so the limits hold before memory is taken: what the message may still grow by
+    /// (`max_message_size`, 1009 past it) and, in streaming delivery, `INFLATE_AHEAD` of
+    /// chunks not yet drained. After the last frame the trailer `00 00 ff ff` is inflated, then
+    /// the message is complete.
+    fn inflate_step(&mut self, h: Header, consumed: u64, ready: usize) -> Result<bool, PeerError> {
+        let Some(mut inc) = self.recv.incoming.take() else {
+            return Err(PeerError::UnexpectedContinuation);
+        };
+        let Some(mut inf) = inc.inflating.take() else {
+            return Err(PeerError::UnexpectedContinuation);
+        };
+        // Unmask what arrived of the frame: all of it, since chunk boundaries and limits apply
+        // to the inflated bytes.
+        let arrived = (h.len - consumed - ready as u64).min((self.recv.buf.len() - ready) as u64) as usize;
+        let (start, end) = (ready, ready + arrived);
+        let pre = self.recv.premasked.min(arrived);
+        self.recv.premasked -= pre;
+        if let Some(key) = h.mask {
+            let offset = (consumed + (start + pre) as u64) as usize;
+            frame::apply_mask(&mut self.recv.buf[start + pre..end], key, offset);
+        }
+        let (mut consumed, mut ready) = (consumed, end);
+        let Some(mut codec) = self.deflate.take() else {
+            return Err(PeerError::ReservedBits(frame::RSV1 >> 4));
+        };
+        let result = self.inflate_ready(&mut codec, h, &mut inc, &mut inf, &mut consumed, &mut ready);
+        self.deflate = Some(codec);
+        let paused = result?;
+        let frame_done = consumed == h.len;
+        let message_done = frame_done && h.fin && inf.trailer_started && inf.trailer_left == 0 && !inf.full && !paused;
+        if message_done {
+            if let Some(codec) = &mut self.deflate {
+                codec.end_inflate();
+            }
+            if inc.utf8.pending() > 0 {
+                return Err(PeerError::InvalidUtf8("text message"));
+            }
+            if inc.streaming {
+                let data = self.recv.carry.split().freeze();
+                self.recv.delivered += data.len() as u64;
+                self.events.push_back(Event::Chunk(Chunk { kind: inc.kind, data, end_of_message: true }));
+                self.report_boundaries(self.recv.delivered);
+            } else {
+                let data = Bytes::from(std::mem::take(&mut inf.whole));
+                self.deliver(inc.kind, data)?;
+            }
+            self.stats.received.messages += 1;
+            self.recv.rx = Rx::Header;
+            return Ok(true);
+        }
+        inc.inflating = Some(inf);
+        self.recv.incoming = Some(inc);
+        if frame_done && !h.fin && !paused {
+            self.recv.rx = Rx::Header;
+            return Ok(true);
+        }
+        self.recv.rx = Rx::Payload { h, consumed, ready };
+        self.recv.paused = paused;
+        Ok(false)
+    }
+
+    /// Feeds the inflater the frame's unmasked bytes (and, after the message's last frame, the
+    /// trailer) until it needs more input. True if it stopped for the application to drain
+    /// the events.
+    fn inflate_ready(
+        &mut self,
+        codec: &mut crate::deflate::Codec,
+        h: Header,
+        inc: &mut Incoming,
+        inf: &mut Inflating,
+        consumed: &mut u64,
+        ready: &mut usize,
+    ) -> Result<bool, PeerError> {
+        let limit = self.config.max_message_size;
+        loop {
+            let frame_in = *consumed + *ready as u64 == h.len;
+            if frame_in && *ready == 0 && h.fin && !inf.trailer_started {
+                inf.trailer_started = true;
+                inf.trailer_left = crate::deflate::Codec::trailer().len();
+            }
+            let input: &[u8] = if *ready > 0 {
+                &self.recv.buf[..*ready]
+            } else if inf.trailer_left > 0 {
+                let t = crate::deflate::Codec::trailer();
+                &t[t.len() - inf.trailer_left..]
+            } else {
+                &[]
+            };
+            if input.is_empty() && !inf.full {
+                return Ok(false);
+            }
+            if inc.streaming && self.recv.undrained >= INFLATE_AHEAD {
+                return Ok(true);
+            }
+            let allowed = limit.saturating_sub(inf.total);
+            let wanted = input.len().saturating_mul(4).clamp(4 << 10, INFLATE_STEP) as u64;
+            // At the limit, one byte more (into a scratch vector) tells the message is too large.
+            let room = allowed.min(wanted).max(1) as usize;
+            let mut piece = Vec::new();
+            let out = if inc.streaming || allowed == 0 { &mut piece } else { &mut inf.whole };
+            if out.len() + room > out.capacity() {
+                // Grow as a vector does, but never past the limit: a message that would
+                // outgrow it fails before that memory is taken.
+                let cap = (out.capacity() * 2).max(out.len() + room).min(usize::try_from(limit).unwrap_or(usize::MAX));
+                out.reserve_exact(cap.max(out.len() + room) - out.len());
+            }
+            let from = out.len();
+            let (taken, given) = codec.inflate(input, out, room).map_err(|e| PeerError::CorruptCompressed(e.0))?;
+            inf.full = given == room;
+            if *ready > 0 {
+                self.recv.buf.advance(taken);
+                *ready -= taken;
+                *consumed += taken as u64;
+                self.stats.received.wire_bytes += taken as u64;
+            } else {
+                inf.trailer_left -= taken;
+            }
+            inf.total += given as u64;
+            if inf.total > limit {
+                return Err(PeerError::MessageTooLarge { size: inf.total, limit });
+            }
+            if given > 0 {
+                if inc.kind == DataKind::Text {
+                    let fresh = if inc.streaming { &piece[..] } else { &inf.whole[from..] };
+
+                    if let Err(valid) = inc.utf8.feed(fresh) {
+                        // What was valid before the bad byte is still delivered (as on the
+                        // uncompressed path), then the message fails.
+                        if inc.streaming {
+                            piece.truncate(valid);
+                            self.stats.received.payload_bytes += valid as u64;
+                            self.hand_out_inflated(inc, piece, true);
+                        }
+                        return Err(PeerError::InvalidUtf8("text message"));
+                    }
+                }
+                self.stats.received.payload_bytes += given as u64;
+                if inc.streaming {
+                    self.hand_out_inflated(inc, piece, false);
+                } else {
+                    self.report_boundaries(self.stats.received.payload_bytes);
+                }
+            }
+            if taken == 0 && given == 0 {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Streaming delivery of inflated bytes: chunks cut at every chunk boundary (never inside
+    /// a code point), the start of an unfinished code point kept back for the next piece.
+    /// `failing`: the message fails after this piece, so nothing is kept back.
+    fn hand_out_inflated(&mut self, inc: &Incoming, piece: Vec<u8>, failing: bool) {
+        let mut data = if self.recv.carry.is_empty() {
+            BytesMut::from(Bytes::from(piece))
+        } else {
+            let mut joined = self.recv.carry.split();
+            joined.extend_from_slice(&piece);
+            joined
+        };
+        let keep = if failing { 0 } else { inc.utf8.pending() };
+        self.recv.carry = data.split_off(data.len() - keep);
+        while !data.is_empty() {
+            let mut n = (self.chunking.until_next(self.recv.delivered).min(data.len() as u64)) as usize;
+            if inc.kind == DataKind::Text {
+                // Finish the code point the boundary fell in (UTF-8 continuation bytes).
+                while n < data.len() && data[n] & 0xC0 == 0x80 {
+                    n += 1;
+                }
+            }
+            let chunk = data.split_to(n).freeze();
+            self.recv.delivered += n as u64;
+            self.recv.undrained += n as u64;
+            self.events.push_back(Event::Chunk(Chunk { kind: inc.kind, data: chunk, end_of_message: false }));
+            self.report_boundaries(self.recv.delivered);
+        }
+    }
+
+    /// The application drained the events: inflation stopped for it goes on.
+    pub(super) fn resume_inflating(&mut self) {
+        self.recv.undrained = 0;
+        if std::mem::take(&mut self.recv.paused) {
+            let now = self.now;
+            self.process(now);
+        }
     }
 
     fn deliver(&mut self, kind: DataKind, data: Bytes) -> Result<(), PeerError> {

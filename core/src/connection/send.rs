@@ -66,6 +66,8 @@ enum Segment {
 struct Outgoing {
     kind: DataKind,
     utf8: Utf8Validator,
+    /// Its fragments go through the compressor (decided at the first, RFC 7692 §6).
+    compressed: bool,
 }
 
 impl Connection {
@@ -105,7 +107,15 @@ impl Connection {
             return Err(LocalError::MessageInProgress);
         }
         let kind = message.kind();
-        self.push_data(kind, message.into_payload(), true, true);
+        let payload = message.into_payload();
+        let len = payload.len();
+        match &mut self.deflate {
+            Some(codec) if codec.compresses(len) => {
+                let compressed = codec.compress(&payload, true);
+                self.push_data(kind, compressed, len, true, true, true);
+            }
+            _ => self.push_data(kind, payload, len, true, true, false),
+        }
         Ok(())
     }
 
@@ -123,9 +133,9 @@ impl Connection {
     /// fragments may split a code point; the whole message must be valid UTF-8.
     pub fn send_fragment(&mut self, kind: DataKind, data: Bytes, end_of_message: bool) -> Result<(), LocalError> {
         self.check_can_send()?;
-        let (first, mut utf8) = match self.send.outgoing.take() {
-            None => (true, Utf8Validator::default()),
-            Some(o) if o.kind == kind => (false, o.utf8),
+        let (first, mut utf8, compressed) = match self.send.outgoing.take() {
+            None => (true, Utf8Validator::default(), self.deflate.as_ref().is_some_and(|c| c.compresses_fragments())),
+            Some(o) if o.kind == kind => (false, o.utf8, o.compressed),
             Some(o) => {
                 let open = o.kind;
                 self.send.outgoing = Some(o);
@@ -136,15 +146,20 @@ impl Connection {
             let before = utf8.clone();
             if utf8.feed(&data).is_err() || (end_of_message && utf8.pending() > 0) {
                 if !first {
-                    self.send.outgoing = Some(Outgoing { kind, utf8: before });
+                    self.send.outgoing = Some(Outgoing { kind, utf8: before, compressed });
                 }
                 return Err(LocalError::InvalidUtf8);
             }
         }
         if !end_of_message {
-            self.send.outgoing = Some(Outgoing { kind, utf8 });
+            self.send.outgoing = Some(Outgoing { kind, utf8, compressed });
         }
-        self.push_data(kind, data, first, end_of_message);
+        let len = data.len();
+        let data = match &mut self.deflate {
+            Some(codec) if compressed => codec.compress(&data, end_of_message),
+            _ => data,
+        };
+        self.push_data(kind, data, len, first, end_of_message, compressed);
         Ok(())
     }
 
@@ -234,7 +249,19 @@ impl Connection {
         self.send.masking.release();
     }
 
-    fn push_data(&mut self, kind: DataKind, mut data: Bytes, first: bool, end_of_message: bool) {
+    /// Frames for `data`, which carries `len` bytes of the application's payload (compressed,
+    /// if `compressed`: then RSV1 marks the message's first frame, RFC 7692 §6).
+    fn push_data(
+        &mut self,
+        kind: DataKind,
+        mut data: Bytes,
+        len: usize,
+        first: bool,
+        end_of_message: bool,
+        compressed: bool,
+    ) {
+        let mut rsv1 = first && compressed;
+        self.stats.sent.payload_bytes += len as u64;
         let mut op = match (first, kind) {
             (false, _) => OpCode::Continuation,
             (true, DataKind::Text) => OpCode::Text,
@@ -245,8 +272,8 @@ impl Connection {
             let piece = if data.len() > max { data.split_to(max) } else { std::mem::take(&mut data) };
             let last = data.is_empty();
             self.stats.sent.data_frames += 1;
-            self.stats.sent.payload_bytes += piece.len() as u64;
-            self.push_frame(end_of_message && last, op, piece);
+            self.stats.sent.wire_bytes += piece.len() as u64;
+            self.push_frame(end_of_message && last, std::mem::take(&mut rsv1), op, piece);
             op = OpCode::Continuation;
             if last {
                 break;
@@ -266,15 +293,15 @@ impl Connection {
     fn push_control(&mut self, op: OpCode, payload: &[u8]) {
         self.stats.sent.control_frames += 1;
         // At most 125 bytes: always written next to the header, so no `Bytes` of its own.
-        self.push_inline(true, op, payload);
+        self.push_inline(true, false, op, payload);
     }
 
-    fn push_frame(&mut self, fin: bool, op: OpCode, payload: Bytes) {
+    fn push_frame(&mut self, fin: bool, rsv1: bool, op: OpCode, payload: Bytes) {
         if payload.len() <= INLINE_PAYLOAD {
-            return self.push_inline(fin, op, &payload);
+            return self.push_inline(fin, rsv1, op, &payload);
         }
         let mask = self.next_mask();
-        self.put_header(fin, op, mask, payload.len());
+        self.put_header(fin, rsv1, op, mask, payload.len());
         self.send.buffered += payload.len();
         match mask {
             Some(key) => {
@@ -286,9 +313,9 @@ impl Connection {
     }
 
     /// A frame copied, with its header, into the staging buffer (masked in place).
-    fn push_inline(&mut self, fin: bool, op: OpCode, payload: &[u8]) {
+    fn push_inline(&mut self, fin: bool, rsv1: bool, op: OpCode, payload: &[u8]) {
         let mask = self.next_mask();
-        self.put_header(fin, op, mask, payload.len());
+        self.put_header(fin, rsv1, op, mask, payload.len());
         let start = self.send.staging.len();
         self.send.staging.extend_from_slice(payload);
         if let Some(key) = mask {
@@ -297,9 +324,12 @@ impl Connection {
         self.send.buffered += payload.len();
     }
 
-    fn put_header(&mut self, fin: bool, op: OpCode, mask: Option<[u8; 4]>, len: usize) {
+    fn put_header(&mut self, fin: bool, rsv1: bool, op: OpCode, mask: Option<[u8; 4]>, len: usize) {
         let before = self.send.staging.len();
         frame::put_header(&mut self.send.staging, fin, op, mask, len as u64);
+        if rsv1 {
+            self.send.staging[before] |= frame::RSV1;
+        }
         self.send.buffered += self.send.staging.len() - before;
     }
 

@@ -372,9 +372,17 @@ macro_rules! socket_api {
             self.handle.0.driver().connection().state()
         }
 
-        /// Per-direction counts.
+        /// Per-direction counts (`wire_bytes` against `payload_bytes`: what compression saved).
         pub fn stats(&self) -> $crate::Stats {
             self.handle.0.driver().connection().stats()
+        }
+
+        /// The permessage-deflate agreement, if the handshake made one ([`Config::deflate`]
+        /// on both ends).
+        ///
+        /// [`Config::deflate`]: $crate::Config::deflate
+        pub fn deflate(&self) -> Option<$crate::DeflateParams> {
+            self.handle.0.driver().connection().deflate()
         }
 
         /// How the connection ended, once it has.

@@ -261,7 +261,12 @@ impl App for Acceptor {
 
 /// Frames on a recorded wire, parsed independently of the code under test (tungstenite's
 /// header parser): (opcode bits, fin, unmasked payload).
-pub fn frames_on_wire(mut wire: &[u8]) -> Vec<(u8, bool, Vec<u8>)> {
+pub fn frames_on_wire(wire: &[u8]) -> Vec<(u8, bool, Vec<u8>)> {
+    frames_on_wire_rsv1(wire).into_iter().map(|(op, fin, _, data)| (op, fin, data)).collect()
+}
+
+/// [`frames_on_wire`] with each frame's RSV1 bit (permessage-deflate's "compressed").
+pub fn frames_on_wire_rsv1(mut wire: &[u8]) -> Vec<(u8, bool, bool, Vec<u8>)> {
     use tungstenite::protocol::frame::FrameHeader;
     let mut out = Vec::new();
     while !wire.is_empty() {
@@ -274,7 +279,7 @@ pub fn frames_on_wire(mut wire: &[u8]) -> Vec<(u8, bool, Vec<u8>)> {
                 *b ^= k[i % 4];
             }
         }
-        out.push((u8::from(h.opcode), h.is_final, payload));
+        out.push((u8::from(h.opcode), h.is_final, h.rsv1, payload));
         wire = &wire[at + len as usize..];
     }
     out
