@@ -11,6 +11,7 @@ pub mod raw;
 pub mod rss;
 pub mod runtime;
 pub mod seed;
+pub mod text_stream;
 pub mod tokio_pair;
 
 /// A failed workload: what went wrong, for the benchmark's panic message.

@@ -38,13 +38,13 @@ pub fn server_socket_config(chunk_size: u64) -> SocketConfig {
 }
 
 /// The Autobahn clients' configuration (every transport's): the seed server's echo, whole
-/// messages, no acks; permessage-deflate offered when `AUTOBAHN_DEFLATE` is set (cases 12 and
-/// 13 need it).
+/// messages, no acks; permessage-deflate offered when `AUTOBAHN_DEFLATE` is set and not
+/// empty (cases 12 and 13 need it).
 pub fn autobahn_client_config() -> SocketConfig {
     let mut config = server_socket_config(u64::MAX);
     config.core.chunk_size = None;
     config.core.delivery = wsduplex_core::Delivery::Messages;
-    if std::env::var_os("AUTOBAHN_DEFLATE").is_some() {
+    if std::env::var_os("AUTOBAHN_DEFLATE").is_some_and(|v| !v.is_empty()) {
         config.core.deflate = Some(wsduplex_core::DeflateConfig::default());
     }
     config

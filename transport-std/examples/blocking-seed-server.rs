@@ -1,0 +1,39 @@
+//! The seed server, one thread per connection: `cargo run -p wsduplex-std --example
+//! blocking-seed-server -- [ADDR] [--deflate]`. It acks every 4 MiB received ("Server got
+//! 4194304 bytes"); when the client's Close arrives (`CloseReceived`) it still sends the final
+//! tally, then its own Close. With `--deflate` it accepts permessage-deflate offers (the acks
+//! count the inflated bytes).
+
+use std::net::TcpListener;
+
+use wsduplex_std::{Config, DeflateConfig, Event, Message, SocketConfig, accept};
+
+const CHUNK: u64 = 4 << 20;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr = args.iter().find(|a| !a.starts_with("--")).map_or("127.0.0.1:9000", String::as_str);
+    let deflate = args.iter().any(|a| a == "--deflate").then(DeflateConfig::default);
+    let config = SocketConfig::default().core(Config::default().chunk_size(CHUNK).deflate(deflate));
+    let listener = TcpListener::bind(addr)?;
+    eprintln!("seed server on {}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        let (stream, config) = (stream?, config.clone());
+        std::thread::spawn(move || {
+            let ws = accept(stream, config)?;
+            while let Some(event) = ws.recv()? {
+                match event {
+                    Event::ChunkBoundary { .. } => ws.send(Message::text(format!("Server got {CHUNK} bytes\n")))?,
+                    // Our side is still open: the final tally goes out before our Close.
+                    Event::CloseReceived { remainder, .. } => {
+                        ws.send(Message::text(format!("Server got {remainder} bytes\n")))?;
+                        ws.close(1000, "")?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok::<_, wsduplex_std::SocketError>(())
+        });
+    }
+    Ok(())
+}
