@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo bench -p wsduplex-bench --bench deflate
 //! ```
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
