@@ -368,15 +368,13 @@ impl std::fmt::Debug for Codec {
     }
 }
 
-impl Clone for Codec {
-    /// A codec between messages with context takeover has a window that cannot be copied:
-    /// the clone starts without one (for model checking and tests, which reset it anyway).
-    fn clone(&self) -> Self {
-        Codec { deflater: None, inflater: None, ..*self }
-    }
-}
-
 impl Codec {
+    /// A copy, while neither side of the codec has a window yet (zlib's state cannot be
+    /// copied): for [`crate::Connection::try_clone`].
+    pub(crate) fn try_clone(&self) -> Option<Self> {
+        (self.deflater.is_none() && self.inflater.is_none()).then_some(Codec { deflater: None, inflater: None, ..*self })
+    }
+
     /// The codec of an endpoint that is the server (`server`) or the client, for `params`.
     pub(crate) fn new(server: bool, params: &DeflateParams, config: &DeflateConfig) -> Self {
         let (ours, theirs) = if server {

@@ -64,6 +64,7 @@ fn the_handshake_agrees_on_the_parameters_or_declines() {
     let p = Pair::new(deflate(), deflate());
     let agreed = DeflateParams::default();
     assert_eq!((p.client.conn.deflate(), p.server.conn.deflate()), (Some(agreed), Some(agreed)));
+    assert!(p.client.conn.try_clone().is_some(), "nothing compressed yet: a faithful copy");
     assert!(
         p.client.events.iter().any(|(_, e)| matches!(e, Event::Connected(r) if r.deflate == Some(agreed))),
         "the client's Connected event carries the agreement"
@@ -317,5 +318,7 @@ fn compression_takes_effect_only_after_the_threshold_and_is_visible_in_the_stats
     assert_eq!(frames.iter().map(|f| f.2).collect::<Vec<_>>(), [false, true]);
     let s = p.client.conn.stats().sent;
     assert_eq!(s.payload_bytes, 5 + json_lines(100).len() as u64);
+    // A compressor with a window cannot be copied: no copy rather than a wrong one.
+    assert!(p.client.conn.try_clone().is_none());
     assert!(s.wire_bytes * 4 < s.payload_bytes, "{s:?}");
 }

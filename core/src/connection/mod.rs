@@ -223,8 +223,9 @@ impl Connection {
     }
 
     /// A copy of this connection in its current state, if its key source can be copied
-    /// ([`KeySource::try_clone`]; servers have none). For model checking and tests that
-    /// explore several futures of one connection.
+    /// ([`KeySource::try_clone`]; servers have none) and no permessage-deflate context is in
+    /// use yet (zlib's state cannot be copied). For model checking and tests that explore
+    /// several futures of one connection.
     pub fn try_clone(&self) -> Option<Connection> {
         let keys = match &self.keys {
             Some(k) => Some(k.try_clone()?),
@@ -248,7 +249,10 @@ impl Connection {
             stats: self.stats,
             chunking: self.chunking.clone(),
             peer: self.peer,
-            deflate: self.deflate.clone(),
+            deflate: match &self.deflate {
+                Some(codec) => Some(codec.try_clone()?),
+                None => None,
+            },
         })
     }
 
