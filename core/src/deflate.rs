@@ -372,7 +372,11 @@ impl Codec {
     /// A copy, while neither side of the codec has a window yet (zlib's state cannot be
     /// copied): for [`crate::Connection::try_clone`].
     pub(crate) fn try_clone(&self) -> Option<Self> {
-        (self.deflater.is_none() && self.inflater.is_none()).then_some(Codec { deflater: None, inflater: None, ..*self })
+        (self.deflater.is_none() && self.inflater.is_none()).then_some(Codec {
+            deflater: None,
+            inflater: None,
+            ..*self
+        })
     }
 
     /// The codec of an endpoint that is the server (`server`) or the client, for `params`.

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Pair, frames_on_wire_rsv1};
+use common::{Pair, frames_on_wire_rsv1, received};
 use wsduplex_core::*;
 
 /// A frame as a peer writes it; a client's is masked (with a zero key: the bytes stay legible).
@@ -163,27 +163,6 @@ fn messages_arrive_intact_both_ways_in_both_delivery_modes_and_every_parameter()
             );
         }
     }
-}
-
-/// Messages as the application received them, chunks joined.
-fn received(side: &common::Side) -> Vec<(bool, Bytes)> {
-    let (mut out, mut partial) = (Vec::new(), Vec::new());
-    for (_, e) in &side.events {
-        match e {
-            Event::Message(m) => out.push((m.is_text(), m.clone().into_payload())),
-            Event::Chunk(c) => {
-                if c.kind == DataKind::Text {
-                    assert!(std::str::from_utf8(&c.data).is_ok(), "text chunks hold whole code points");
-                }
-                partial.extend_from_slice(&c.data);
-                if c.end_of_message {
-                    out.push((c.kind == DataKind::Text, Bytes::from(std::mem::take(&mut partial))));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// RFC 7692 §7.2.3: the RFC's own frames, as an independent sender wrote them.

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{App, Pair, frames_on_wire, frames_on_wire_rsv1};
+use common::{App, Pair, frames_on_wire, frames_on_wire_rsv1, received};
 use proptest::prelude::*;
 use wsduplex_core::*;
 
@@ -159,28 +159,6 @@ impl App for Scripted {
     fn busy(&self) -> bool {
         self.wait > 0 || !self.cmds.is_empty()
     }
-}
-
-/// Messages as received, reassembled from chunks in streaming mode.
-fn received(side: &common::Side) -> Vec<(bool, Bytes)> {
-    let mut out = Vec::new();
-    let mut partial: Vec<u8> = Vec::new();
-    for (_, e) in &side.events {
-        match e {
-            Event::Message(m) => out.push((m.kind() == DataKind::Text, m.clone().into_payload())),
-            Event::Chunk(c) => {
-                if c.kind == DataKind::Text {
-                    assert!(std::str::from_utf8(&c.data).is_ok(), "text chunks hold whole code points");
-                }
-                partial.extend_from_slice(&c.data);
-                if c.end_of_message {
-                    out.push((c.kind == DataKind::Text, Bytes::from(std::mem::take(&mut partial))));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 fn config() -> impl Strategy<Value = Config> {

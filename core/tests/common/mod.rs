@@ -285,6 +285,29 @@ pub fn frames_on_wire_rsv1(mut wire: &[u8]) -> Vec<(u8, bool, bool, Vec<u8>)> {
     out
 }
 
+/// Messages as the side's application received them (kind text?, payload), streaming chunks
+/// joined; text chunks must hold whole code points.
+pub fn received(side: &Side) -> Vec<(bool, bytes::Bytes)> {
+    let mut out = Vec::new();
+    let mut partial: Vec<u8> = Vec::new();
+    for (_, e) in &side.events {
+        match e {
+            Event::Message(m) => out.push((m.kind() == DataKind::Text, m.clone().into_payload())),
+            Event::Chunk(c) => {
+                if c.kind == DataKind::Text {
+                    assert!(std::str::from_utf8(&c.data).is_ok(), "text chunks hold whole code points");
+                }
+                partial.extend_from_slice(&c.data);
+                if c.end_of_message {
+                    out.push((c.kind == DataKind::Text, bytes::Bytes::from(std::mem::take(&mut partial))));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Skips the HTTP head at the start of a recorded wire.
 pub fn after_http_head(wire: &[u8]) -> &[u8] {
     let end = wire.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
