@@ -595,7 +595,6 @@ impl Connection {
             if given > 0 {
                 if inc.kind == DataKind::Text {
                     let fresh = if inc.streaming { &piece[..] } else { &inf.whole[from..] };
-
                     if let Err(valid) = inc.utf8.feed(fresh) {
                         // What was valid before the bad byte is still delivered (as on the
                         // uncompressed path), then the message fails.
