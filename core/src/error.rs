@@ -119,8 +119,9 @@ pub enum PeerError {
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
     /// A compressed message whose DEFLATE data does not inflate (RFC 7692 §7.2.2): zlib's
-    /// reason. We answer 1007, the code for data "not consistent with the type of the message"
-    /// (RFC 6455 §7.4.1), as .NET and Autobahn do; python websockets answers 1002.
+    /// reason. RFC 7692 names no code; we answer 1007, the code for data "not consistent with
+    /// the type of the message" (RFC 6455 §7.4.1). python websockets answers 1002 (its
+    /// "decompression failed" is a protocol error).
     #[error("compressed message does not inflate: {0}")]
     CorruptCompressed(String),
     /// The opening handshake failed.
