@@ -7,6 +7,7 @@
 //! figures and how to reproduce them.
 
 pub mod echo;
+pub mod echo_pair;
 pub mod raw;
 pub mod rss;
 pub mod runtime;

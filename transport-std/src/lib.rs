@@ -31,9 +31,11 @@
 //! wait on a condition variable, and nobody ever holds the connection's lock across I/O, so a
 //! send blocked on a slow peer never stops the other half from reading.
 //!
-//! **Reading while writing.** While a thread streams data out, the receiving thread waits for
+//! **Reading while writing.** While a thread streams data out (a flush of 16 KiB or more,
+//! `driver::HANDOFF_MIN_WRITE`), the receiving thread waits for
 //! input with `poll(2)` instead of inside `recv`, and leaves what arrives to the writing
-//! thread, which reads it between two writes and wakes the receiver with the events. On Linux
+//! thread, which reads it between two writes and wakes the receiver with the events. Small
+//! writes hold the socket for microseconds: beside them the receiver just reads. On Linux
 //! a TCP socket is locked for each `send` and `recv`: a receiver blocked in `recv` next to a
 //! busy writer is woken again and again to find the lock taken (hundreds of times per 128 MiB),
 //! and each of those wakeups is paid by the writer (`perf record -e sched:sched_switch`:

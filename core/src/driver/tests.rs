@@ -81,11 +81,18 @@ fn a_wait_ends_at_the_connections_next_deadline() {
     assert_eq!(d.connection().outcome(), Some(&Outcome::TimedOut(Timer::Close)));
 }
 
+/// A flush of a large message begins, as a streaming sender's does.
+fn start_streaming(d: &mut Driver) {
+    let big = Message::Binary(vec![0u8; HANDOFF_MIN_WRITE].into());
+    assert!(matches!(d.command(Instant::now, &Command::Send(big), true), Sent::Flush));
+    d.start_writing();
+}
+
 #[test]
 fn a_reader_waits_for_readability_only_while_a_writer_is_active_and_the_stream_can() {
     let mut d = server(Instant::now());
     assert_eq!(d.read_plan(true), ReadPlan::Read);
-    d.start_writing();
+    start_streaming(&mut d);
     assert_eq!(d.read_plan(true), ReadPlan::WaitReadable);
     // A stream that cannot wait without reading (TLS) reads inside the blocking read.
     assert_eq!(d.read_plan(false), ReadPlan::Read);
@@ -94,9 +101,28 @@ fn a_reader_waits_for_readability_only_while_a_writer_is_active_and_the_stream_c
 }
 
 #[test]
+fn a_small_write_leaves_the_reader_reading() {
+    // A few microseconds of the socket's lock: the readiness wait and the handoff would cost
+    // more than the contention they avoid.
+    let mut d = server(Instant::now());
+    let small = Message::Binary(vec![0u8; HANDOFF_MIN_WRITE - 100].into());
+    assert!(matches!(d.command(Instant::now, &Command::Send(small), true), Sent::Flush));
+    d.start_writing();
+    assert_eq!(d.read_plan(true), ReadPlan::Read);
+    assert!(!d.stop_writing());
+    // Streaming starts: from then on, until every writer has left.
+    start_streaming(&mut d);
+    d.start_writing();
+    assert!(!d.stop_writing());
+    assert_eq!(d.read_plan(true), ReadPlan::WaitReadable, "one streaming writer is still active");
+    assert!(!d.stop_writing());
+    assert_eq!(d.read_plan(true), ReadPlan::Read);
+}
+
+#[test]
 fn input_goes_to_a_writer_that_moves_and_back_to_the_reader_when_it_is_stuck() {
     let mut d = server(Instant::now());
-    d.start_writing();
+    start_streaming(&mut d);
     assert_eq!(d.on_readable(), Readable::HandOff);
     // The writer completes a write, sees the handoff and takes the input.
     assert!(d.wrote());
@@ -113,7 +139,7 @@ fn input_goes_to_a_writer_that_moves_and_back_to_the_reader_when_it_is_stuck() {
 #[test]
 fn a_writer_that_leaves_takes_the_input_left_to_it() {
     let mut d = server(Instant::now());
-    d.start_writing();
+    start_streaming(&mut d);
     assert_eq!(d.on_readable(), Readable::HandOff);
     assert!(d.stop_writing(), "the input left to it is its to read on the way out");
     assert!(d.take_handoff());

@@ -1,0 +1,235 @@
+//! The small-message echo end to end, as a user sees it: both ends from one library, each
+//! written the way its docs show (issue 17, item 1). The client is the seed client's `--echo`
+//! shape: one thread (or task) sends [`MESSAGES`] × [`SIZE`] B, pipelined, while a second
+//! one reads and counts the echoes; then it closes and reads until the server's Close. The
+//! server is the obvious echo loop: receive a message, send it back.
+//!
+//! - tungstenite (blocking): `read` then `send` per message on the server, as its README's
+//!   server does. Its socket cannot be read and written from two threads at once, so the
+//!   client's reading thread has a second `WebSocket` over a clone of the TCP stream
+//!   (`WebSocket::from_raw_socket`), the way full duplex is done with it.
+//! - wsduplex-std and wsduplex-smol: `send` per message on both ends (the obvious code), and
+//!   the `-feed` pairs: `feed` per message, a `flush` per [`FEED_BATCH`] on the client, `feed`
+//!   on the server (written when `recv` has handed out every event received: the batching our
+//!   docs recommend).
+//!
+//! Every run counts the echoes and checks their size; the close handshake must end cleanly.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+
+use bytes::Bytes;
+
+use crate::{Failure, fail, runtime};
+
+/// Messages per run.
+pub const MESSAGES: usize = 100_000;
+/// Payload bytes per message.
+pub const SIZE: usize = 64;
+/// Messages per `flush` for the clients that `feed`.
+pub const FEED_BATCH: usize = 100;
+
+/// The pairs compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pair {
+    /// tungstenite 0.30, blocking, both ends.
+    Tungstenite,
+    /// wsduplex-std both ends, `send` per message.
+    Std,
+    /// wsduplex-std both ends, `feed` per message and a `flush` per batch.
+    StdFeed,
+    /// wsduplex-smol both ends on one executor, `send` per message.
+    Smol,
+    /// wsduplex-smol, `feed` and a `flush` per batch.
+    SmolFeed,
+}
+
+impl Pair {
+    /// Every pair, the baseline first.
+    pub const ALL: [Pair; 5] = [Pair::Tungstenite, Pair::Std, Pair::StdFeed, Pair::Smol, Pair::SmolFeed];
+
+    /// Name in benchmark ids and on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pair::Tungstenite => "tungstenite",
+            Pair::Std => "wsduplex-std",
+            Pair::StdFeed => "wsduplex-std-feed",
+            Pair::Smol => "wsduplex-smol",
+            Pair::SmolFeed => "wsduplex-smol-feed",
+        }
+    }
+
+    /// The pair called `name`.
+    pub fn named(name: &str) -> Option<Pair> {
+        Pair::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// One run; the echoes counted, which must be [`MESSAGES`].
+    pub fn run(self) -> Result<usize, Failure> {
+        let echoed = match self {
+            Pair::Tungstenite => threads(tungstenite_server, tungstenite_client)?,
+            Pair::Std => threads(|l| std_server(l, false), |a| std_client(a, false))?,
+            Pair::StdFeed => threads(|l| std_server(l, true), |a| std_client(a, true))?,
+            Pair::Smol => smol_pair(false)?,
+            Pair::SmolFeed => smol_pair(true)?,
+        };
+        if echoed != MESSAGES {
+            return Err(format!("{}: {echoed} of {MESSAGES} echoed", self.name()));
+        }
+        Ok(echoed)
+    }
+}
+
+fn payload() -> Bytes {
+    Bytes::from(vec![7u8; SIZE])
+}
+
+/// The server on a thread of its own, the client on this one.
+fn threads(
+    server: impl FnOnce(TcpListener) -> Result<(), Failure> + Send + 'static,
+    client: impl FnOnce(SocketAddr) -> Result<usize, Failure>,
+) -> Result<usize, Failure> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(fail("bind"))?;
+    let addr = listener.local_addr().map_err(fail("local_addr"))?;
+    let served = thread::spawn(move || server(listener));
+    let echoed = client(addr);
+    served.join().map_err(|_| Failure::from("server panicked"))??;
+    echoed
+}
+
+fn tungstenite_server(listener: TcpListener) -> Result<(), Failure> {
+    let (s, _) = listener.accept().map_err(fail("accept"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let mut ws = tungstenite::accept(s).map_err(fail("tungstenite accept"))?;
+    loop {
+        match ws.read() {
+            Ok(m) if m.is_binary() || m.is_text() => ws.send(m).map_err(fail("server send"))?,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(format!("server read: {e}")),
+        }
+    }
+}
+
+fn tungstenite_client(addr: SocketAddr) -> Result<usize, Failure> {
+    use tungstenite::protocol::{Role, WebSocket};
+    use tungstenite::{Error, Message};
+    let s = TcpStream::connect(addr).map_err(fail("connect"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let clone = s.try_clone().map_err(fail("clone"))?;
+    let (mut tx, _) = tungstenite::client(format!("ws://{addr}/"), clone).map_err(fail("handshake"))?;
+    // The server sends nothing before our first message: no byte of it sits in `tx`'s buffer.
+    let mut rx = WebSocket::from_raw_socket(s, Role::Client, None);
+    let reader = thread::spawn(move || -> Result<usize, Failure> {
+        let mut echoed = 0;
+        loop {
+            match rx.read() {
+                Ok(Message::Binary(b)) if b.len() == SIZE => echoed += 1,
+                // The server's answer to our Close, after every echo.
+                Ok(Message::Close(_)) | Err(Error::ConnectionClosed) => return Ok(echoed),
+                other => return Err(format!("echo {echoed}: {other:?}")),
+            }
+        }
+    });
+    let payload = payload();
+    for _ in 0..MESSAGES {
+        tx.send(Message::Binary(payload.clone())).map_err(fail("client send"))?;
+    }
+    tx.close(None).map_err(fail("client close"))?;
+    tx.flush().map_err(fail("client close"))?;
+    reader.join().map_err(|_| Failure::from("reader panicked"))?
+}
+
+fn std_server(listener: TcpListener, feed: bool) -> Result<(), Failure> {
+    let (s, _) = listener.accept().map_err(fail("accept"))?;
+    let ws = wsduplex_std::accept(s, Default::default()).map_err(fail("accept"))?;
+    while let Some(m) = ws.recv_message().map_err(fail("server recv"))? {
+        if feed { ws.feed(m) } else { ws.send(m) }.map_err(fail("server send"))?;
+    }
+    clean(ws.outcome())
+}
+
+fn std_client(addr: SocketAddr, feed: bool) -> Result<usize, Failure> {
+    let ws = wsduplex_std::connect(&format!("ws://{addr}/"), Default::default()).map_err(fail("connect"))?;
+    let (tx, rx) = ws.split();
+    let reader = thread::spawn(move || -> Result<usize, Failure> {
+        let mut echoed = 0;
+        while let Some(m) = rx.recv_message().map_err(fail("client recv"))? {
+            if m.len() != SIZE {
+                return Err(format!("echo {echoed} has {} bytes", m.len()));
+            }
+            echoed += 1;
+        }
+        clean(rx.outcome())?;
+        Ok(echoed)
+    });
+    let payload = payload();
+    for i in 0..MESSAGES {
+        let m = wsduplex_std::Message::binary(payload.clone());
+        if !feed {
+            tx.send(m)
+        } else if (i + 1) % FEED_BATCH == 0 {
+            tx.feed(m).and_then(|()| tx.flush())
+        } else {
+            tx.feed(m)
+        }
+        .map_err(fail("client send"))?;
+    }
+    tx.close(1000, "").map_err(fail("client close"))?;
+    reader.join().map_err(|_| Failure::from("reader panicked"))?
+}
+
+fn smol_pair(feed: bool) -> Result<usize, Failure> {
+    runtime::block_on(async move {
+        let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
+        let addr = listener.local_addr().map_err(fail("local_addr"))?;
+        let server = runtime::executor().spawn(async move {
+            let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+            let ws = wsduplex_smol::accept(s, Default::default()).await.map_err(fail("accept"))?;
+            while let Some(m) = ws.recv_message().await.map_err(fail("server recv"))? {
+                if feed { ws.feed(m).await } else { ws.send(m).await }.map_err(fail("server send"))?;
+            }
+            clean(ws.outcome())
+        });
+        let ws = wsduplex_smol::connect(&format!("ws://{addr}/"), Default::default()).await.map_err(fail("connect"))?;
+        let (tx, rx) = ws.split();
+        let reader = runtime::executor().spawn(async move {
+            let mut echoed = 0;
+            while let Some(m) = rx.recv_message().await.map_err(fail("client recv"))? {
+                if m.len() != SIZE {
+                    return Err(format!("echo {echoed} has {} bytes", m.len()));
+                }
+                echoed += 1;
+            }
+            clean(rx.outcome())?;
+            Ok::<_, Failure>(echoed)
+        });
+        let payload = payload();
+        for i in 0..MESSAGES {
+            let m = wsduplex_smol::Message::binary(payload.clone());
+            let sent = if !feed {
+                tx.send(m).await
+            } else if (i + 1) % FEED_BATCH == 0 {
+                match tx.feed(m).await {
+                    Ok(()) => tx.flush().await,
+                    e => e,
+                }
+            } else {
+                tx.feed(m).await
+            };
+            sent.map_err(fail("client send"))?;
+        }
+        tx.close(1000, "").await.map_err(fail("client close"))?;
+        let echoed = reader.await?;
+        server.await?;
+        Ok(echoed)
+    })
+}
+
+fn clean(outcome: Option<wsduplex_core::Outcome>) -> Result<(), Failure> {
+    match outcome {
+        Some(o) if o.is_clean() => Ok(()),
+        Some(o) => Err(format!("ended {o}")),
+        None => Err("not ended".into()),
+    }
+}
