@@ -13,6 +13,12 @@
 //!   on the server (written when `recv` has handed out every event received: the batching our
 //!   docs recommend).
 //!
+//! - fastwebsockets 0.10 (tokio, multi-threaded runtime): its `echo_server` example on the
+//!   server (`FragmentCollector`, `read_frame` then `write_frame`, the handler
+//!   `unconstrained`), its split halves (`unstable-split`) on the client, a `write_frame` per
+//!   message. It leaves the HTTP upgrade to hyper; here a few lines of our own do it, which
+//!   costs nothing per message.
+//!
 //! Every run counts the echoes and checks their size; the close handshake must end cleanly.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -42,11 +48,14 @@ pub enum Pair {
     Smol,
     /// wsduplex-smol, `feed` and a `flush` per batch.
     SmolFeed,
+    /// fastwebsockets 0.10 on tokio, both ends.
+    Fastwebsockets,
 }
 
 impl Pair {
     /// Every pair, the baseline first.
-    pub const ALL: [Pair; 5] = [Pair::Tungstenite, Pair::Std, Pair::StdFeed, Pair::Smol, Pair::SmolFeed];
+    pub const ALL: [Pair; 6] =
+        [Pair::Tungstenite, Pair::Fastwebsockets, Pair::Std, Pair::StdFeed, Pair::Smol, Pair::SmolFeed];
 
     /// Name in benchmark ids and on command lines.
     pub fn name(self) -> &'static str {
@@ -56,6 +65,7 @@ impl Pair {
             Pair::StdFeed => "wsduplex-std-feed",
             Pair::Smol => "wsduplex-smol",
             Pair::SmolFeed => "wsduplex-smol-feed",
+            Pair::Fastwebsockets => "fastwebsockets",
         }
     }
 
@@ -72,6 +82,7 @@ impl Pair {
             Pair::StdFeed => threads(|l| std_server(l, true), |a| std_client(a, true))?,
             Pair::Smol => smol_pair(false)?,
             Pair::SmolFeed => smol_pair(true)?,
+            Pair::Fastwebsockets => fastwebsockets_pair()?,
         };
         if echoed != MESSAGES {
             return Err(format!("{}: {echoed} of {MESSAGES} echoed", self.name()));
@@ -224,6 +235,107 @@ fn smol_pair(feed: bool) -> Result<usize, Failure> {
         server.await?;
         Ok(echoed)
     })
+}
+
+fn fastwebsockets_pair() -> Result<usize, Failure> {
+    use fastwebsockets::{
+        FragmentCollector, FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocket, WebSocketError,
+    };
+    crate::tokio_pair::runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
+        let addr = listener.local_addr().map_err(fail("local_addr"))?;
+        let server = tokio::spawn(tokio::task::unconstrained(async move {
+            let (mut s, _) = listener.accept().await.map_err(fail("accept"))?;
+            s.set_nodelay(true).map_err(fail("nodelay"))?;
+            upgrade::answer(&mut s).await?;
+            let mut ws = FragmentCollector::new(WebSocket::after_handshake(s, Role::Server));
+            loop {
+                let frame = ws.read_frame().await.map_err(fail("server read"))?;
+                match frame.opcode {
+                    OpCode::Close => return Ok::<_, Failure>(()),
+                    OpCode::Text | OpCode::Binary => ws.write_frame(frame).await.map_err(fail("server write"))?,
+                    _ => {}
+                }
+            }
+        }));
+        let mut s = tokio::net::TcpStream::connect(addr).await.map_err(fail("connect"))?;
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        upgrade::ask(&mut s, addr).await?;
+        let (rx, mut tx) = WebSocket::after_handshake(s, Role::Client).split(tokio::io::split);
+        let mut rx = FragmentCollectorRead::new(rx);
+        let reader = tokio::spawn(async move {
+            let mut echoed = 0;
+            loop {
+                // The only obligated send is the answer to the server's Close: ours went first.
+                let frame =
+                    rx.read_frame::<_, WebSocketError>(&mut |_| async { Ok(()) }).await.map_err(fail("client read"))?;
+                match frame.opcode {
+                    OpCode::Binary if frame.payload.len() == SIZE => echoed += 1,
+                    OpCode::Close => return Ok::<_, Failure>(echoed),
+                    other => return Err(format!("echo {echoed}: {other:?}")),
+                }
+            }
+        });
+        let payload = vec![7u8; SIZE];
+        for _ in 0..MESSAGES {
+            tx.write_frame(Frame::binary(Payload::Borrowed(&payload))).await.map_err(fail("client send"))?;
+        }
+        tx.write_frame(Frame::close(1000, b"")).await.map_err(fail("client close"))?;
+        let echoed = reader.await.map_err(fail("reader task"))??;
+        server.await.map_err(fail("server task"))??;
+        Ok(echoed)
+    })
+}
+
+/// The HTTP upgrade (RFC 6455 §4) for the library that leaves it to hyper.
+mod upgrade {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use crate::{Failure, fail};
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    /// The head of what the peer sends first (it sends nothing after it until answered).
+    async fn head(s: &mut TcpStream) -> Result<String, Failure> {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.map_err(fail("read head"))?;
+            if n == 0 {
+                return Err("EOF in the handshake".into());
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(head).map_err(fail("head"))
+    }
+
+    pub(super) async fn answer(s: &mut TcpStream) -> Result<(), Failure> {
+        let head = head(s).await?;
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .ok_or_else(|| format!("no key in {head:?}"))?;
+        let accept = wsduplex_core::handshake::accept_key(key.trim());
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        s.write_all(answer.as_bytes()).await.map_err(fail("write answer"))
+    }
+
+    pub(super) async fn ask(s: &mut TcpStream, addr: std::net::SocketAddr) -> Result<(), Failure> {
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).await.map_err(fail("write request"))?;
+        let head = head(s).await?;
+        if !head.starts_with("HTTP/1.1 101") || !head.contains(&wsduplex_core::handshake::accept_key(KEY)) {
+            return Err(format!("refused: {head:?}"));
+        }
+        Ok(())
+    }
 }
 
 fn clean(outcome: Option<wsduplex_core::Outcome>) -> Result<(), Failure> {

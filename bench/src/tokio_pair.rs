@@ -219,7 +219,7 @@ async fn our_seed_client(url: String, tls_ca: Option<PathBuf>) -> Result<u64, Fa
 }
 
 /// The runtime every run uses: multi-threaded, a worker per core, built once.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime"))
 }

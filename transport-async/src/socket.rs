@@ -275,6 +275,11 @@ impl<H: Io> Shared<H> {
             };
             let mut reader = if plan.is_some() { self.reader.try_lock() } else { None };
             let mut writer = self.writer.try_lock().filter(|w| has_output || !w.outbox.is_empty());
+            // Holding the read side, this round writes what a `Sender` leaves to it (the
+            // driver's `Sent::Delegated`); output it must write before returning anything is
+            // bounded by the write timeout, as the sender's own write would have been.
+            let _flusher = reader.is_some().then(|| Flusher::new(self, writer.is_some()));
+            let write_timeout = self.driver().must_drain().then_some(self.write_timeout);
             let woke = {
                 let read = async {
                     match reader.as_mut() {
@@ -295,7 +300,8 @@ impl<H: Io> Shared<H> {
                         None => future::pending().await,
                     }
                 };
-                let write = async { Woke::Wrote(or_never(writer.as_mut().map(|w| self.write_out(w, None))).await) };
+                let write =
+                    async { Woke::Wrote(or_never(writer.as_mut().map(|w| self.write_out(w, write_timeout))).await) };
                 let timer = async {
                     or_never(deadline.map(H::sleep_until)).await;
                     Woke::Timer
@@ -348,6 +354,23 @@ impl<H: Io> Shared<H> {
         }
         let _ = self.try_flush().await;
         self.notify();
+    }
+}
+
+/// Marks a round of `drive` as the one that writes what a `Sender` leaves, for as long as it
+/// lives (also when its future is dropped).
+struct Flusher<'a, H: Io>(&'a Shared<H>);
+
+impl<'a, H: Io> Flusher<'a, H> {
+    fn new(shared: &'a Shared<H>, writing: bool) -> Self {
+        shared.driver().start_waiting(writing);
+        Flusher(shared)
+    }
+}
+
+impl<H: Io> Drop for Flusher<'_, H> {
+    fn drop(&mut self) {
+        self.0.driver().stop_waiting();
     }
 }
 

@@ -58,6 +58,12 @@ macro_rules! socket_api {
                             }
                             return self.0.flush()$(.$aw)?;
                         }
+                        $crate::driver::Sent::Delegated { wake } => {
+                            if wake {
+                                self.0.notify();
+                            }
+                            return Ok(());
+                        }
                         $crate::driver::Sent::FlushAndRetry => self.0.flush()$(.$aw)??,
                         $crate::driver::Sent::Refused(e) => return Err(e),
                     }
@@ -275,6 +281,12 @@ macro_rules! socket_api {
     (@sending [$($a:tt)?] [$(.$aw:tt)?]) => {
         /// Sends a whole message and writes it out (with everything queued before it); waits
         /// while the socket does not take it.
+        ///
+        /// On an async transport's split socket whose `Receiver` is waiting in `recv`, a
+        /// `Sender`'s message is instead left to that task while less than 64 KiB is queued
+        /// (`driver::Sent::Delegated`): it writes everything queued in one write before it
+        /// hands out anything, and this returns at once. An error of that write ends the
+        /// connection: `recv` and the next send report it.
         pub $($a)? fn send(&self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
             self.handle.command($crate::driver::Command::Send(message), true)$(.$aw)?
         }

@@ -28,6 +28,18 @@
 //!    reader left input for it, which it then reads without blocking
 //!    ([`Driver::take_handoff`]).
 //!
+//! # Why a waiting reader writes what a sender leaves
+//!
+//! Every write is a system call, and on a connection carrying small messages the calls are the
+//! cost (88% of a pipelined echo's time was in the kernel). A `Sender` on an async transport
+//! whose `Receiver` waits in `drive` therefore does not write: [`Driver::command`] answers
+//! [`Sent::Delegated`], the receiver's round ([`Driver::start_waiting`]) is woken if it only
+//! waits for input, and it writes everything queued in one vectored write, taking what more
+//! sends queue meanwhile. The sender was told its message would be written, so no goal is
+//! reached until it is ([`Driver::must_drain`]), each write bounded by the write timeout, and
+//! past [`DELEGATE_MAX`] queued the sender writes itself. The blocking transport's receiver
+//! waits inside `read(2)` and cannot be woken to write: its senders always write themselves.
+//!
 //! # Why a reader hands its input to a writer
 //!
 //! Linux locks a TCP socket for each `send` and `recv`. A reader blocked in `recv` beside a
@@ -65,6 +77,10 @@ pub const HANDOFF_WAIT: Duration = Duration::from_millis(1);
 /// of a small-message exchange (`echo-run wsduplex-std`: 24 000 `ppoll` and 43 000 `futex`
 /// per 100 000 echoes, none of them in tungstenite's run).
 pub const HANDOFF_MIN_WRITE: usize = 16 << 10;
+
+/// Most bytes a `Sender` leaves queued for a waiting receiver to write ([`Sent::Delegated`]);
+/// past this the sender writes itself, so a peer that reads slowly slows the sender down.
+pub const DELEGATE_MAX: usize = 64 << 10;
 
 /// Settings of a socket: the protocol's, plus the transport's own. Written with its builder
 /// methods (`SocketConfig::default().write_timeout(..).core(Config::default()...)`), one per
@@ -267,6 +283,14 @@ pub enum Sent {
     /// Not queued: the outgoing buffer is full. Write everything out, then issue the same
     /// command again.
     FlushAndRetry,
+    /// Queued, and left to the receiver waiting in the async transports' `drive`, which
+    /// writes everything queued, many messages in one write, before it returns anything: a
+    /// `Sender`'s send returns at once. If `wake`, notify the waiters (the receiver is waiting
+    /// for input, not writing).
+    Delegated {
+        /// The receiver must be woken to write.
+        wake: bool,
+    },
     /// Refused; nothing was queued.
     Refused(SocketError),
 }
@@ -378,6 +402,10 @@ pub struct Driver {
     writers: usize,
     /// One of them started with at least [`HANDOFF_MIN_WRITE`] bytes: readers hand off.
     streaming: bool,
+    /// Who holds the read side while waiting, and so writes what senders leave to it.
+    flusher: Flusher,
+    /// Output was left to the flusher ([`Sent::Delegated`]) and is not all written yet.
+    delegated: bool,
     /// `Sender`s alive (0 or 1): while one is, final replies may still come from it.
     senders: usize,
     /// Writes they completed: how a reader tells a writer that moves from one that is stuck.
@@ -398,6 +426,8 @@ impl Driver {
             read_done: false,
             writers: 0,
             streaming: false,
+            flusher: Flusher::None,
+            delegated: false,
             senders: 0,
             writes: 0,
             handed_off: false,
@@ -461,14 +491,39 @@ impl Driver {
     /// Looks at the caller's `goal` once. `flushed` says whether this wait already wrote
     /// its output (then it waits even if output is queued: what did not fit is the write
     /// side's to finish).
+    ///
+    /// Output a `Sender` left to the waiting receiver ([`Sent::Delegated`]) is written before
+    /// any goal is reached, unless a blocking flush is under way (it writes everything): the
+    /// sender was promised that the receiver writes it, and a receiver that returned first
+    /// might not come back.
     pub fn poll_goal<T>(&mut self, goal: impl FnOnce(&mut Connection) -> Option<T>, flushed: bool) -> Next<T> {
-        if let Some(value) = goal(&mut self.conn) {
+        if !self.must_drain()
+            && let Some(value) = goal(&mut self.conn)
+        {
             return Next::Ready { value, flush: !self.conn.has_event() };
         }
         if !flushed && self.has_output() {
             return Next::Flush;
         }
         Next::Wait { deadline: self.conn.poll_timeout() }
+    }
+
+    /// True while output left to the receiver is not all written and no blocking flush is
+    /// under way: whoever waits writes it first, each write bounded by the write timeout.
+    pub fn must_drain(&self) -> bool {
+        self.delegated && self.writers == 0
+    }
+
+    /// A caller holding the read side starts waiting in a round of the async `drive`, holding
+    /// the write side too if `writing`: until [`Driver::stop_waiting`], a `Sender` may leave
+    /// its messages to it.
+    pub fn start_waiting(&mut self, writing: bool) {
+        self.flusher = if writing { Flusher::Writing } else { Flusher::Waiting };
+    }
+
+    /// The round ended (or its future was dropped).
+    pub fn stop_waiting(&mut self) {
+        self.flusher = Flusher::None;
     }
 
     /// False once the input is finished: a caller that holds the read side waits as one
@@ -612,6 +667,10 @@ impl Driver {
     /// at a shutdown (which waits for the bytes before it).
     pub fn refill(&mut self, outbox: &mut Outbox) {
         outbox.refill(&mut self.conn, self.tls.as_mut());
+        if outbox.is_empty() {
+            // The writer asks only once its outbox is written, and the connection had nothing.
+            self.delegated = false;
+        }
     }
 
     /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A
@@ -633,6 +692,7 @@ impl Driver {
         };
         while self.conn.poll_transmit().is_some() {}
         outbox.clear();
+        self.delegated = false;
         SocketError::Io(error)
     }
 
@@ -649,11 +709,25 @@ impl Driver {
             Command::Close(frame) => c.close(now(), frame.clone()),
         };
         match result {
+            Ok(()) if flush && self.may_delegate(command) => {
+                self.delegated = true;
+                Sent::Delegated { wake: self.flusher == Flusher::Waiting }
+            }
             Ok(()) if flush || matches!(command, Command::Close(_)) => Sent::Flush,
             Ok(()) => Sent::Queued,
             Err(LocalError::SendBufferFull { .. }) => Sent::FlushAndRetry,
             Err(e) => Sent::Refused(self.refused(e)),
         }
+    }
+
+    /// A `Sender`'s message may be left to the receiver waiting in `drive`: a split socket
+    /// (the caller is the `Sender`), a flusher waiting, a data message, and not too much
+    /// queued. One system call then writes what many sends queued.
+    fn may_delegate(&self, command: &Command) -> bool {
+        self.senders > 0
+            && self.flusher != Flusher::None
+            && matches!(command, Command::Send(_) | Command::Fragment { .. })
+            && self.conn.send_buffered() <= DELEGATE_MAX
     }
 
     /// A command refused because the connection ended reports how it ended.
@@ -682,7 +756,20 @@ impl Driver {
     /// the waiters.
     pub fn abort(&mut self) {
         self.conn.abort();
+        self.delegated = false;
     }
+}
+
+/// Who writes what a `Sender` leaves ([`Driver::start_waiting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flusher {
+    /// Nobody: a sender writes itself.
+    None,
+    /// A caller waits for input holding the read side: it must be woken to write.
+    Waiting,
+    /// A caller waits holding the read and the write side, writing: it writes what comes
+    /// before it lets go.
+    Writing,
 }
 
 #[cfg(test)]

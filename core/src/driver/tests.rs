@@ -485,3 +485,105 @@ fn the_peers_close_is_answered_when_nothing_can_send_any_more() {
     assert!(!d.sender_dropped(|| t0));
     assert_eq!(d.connection().state(), State::Open);
 }
+
+fn send(d: &mut Driver, len: usize) -> Sent {
+    d.command(Instant::now, &Command::Send(Message::Binary(vec![7u8; len].into())), true)
+}
+
+#[test]
+fn a_senders_message_is_left_to_the_receiver_waiting_in_drive() {
+    let t0 = Instant::now();
+    let mut d = server(t0);
+    // Single owner: nobody else could write it.
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, 64), Sent::Flush));
+    d.sender_created();
+    // No receiver waiting: the sender writes itself.
+    d.stop_waiting();
+    assert!(matches!(send(&mut d, 64), Sent::Flush));
+    let mut outbox = Outbox::default();
+    let _ = written(&mut d, &mut outbox);
+    // A receiver waits for input: woken to write.
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: true }));
+    // It writes already: no wakeup, it takes what comes before it lets go.
+    d.start_waiting(true);
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: false }));
+    // `feed` stays a feed.
+    let m = Command::Send(Message::Binary(vec![1u8; 8].into()));
+    assert!(matches!(d.command(Instant::now, &m, false), Sent::Queued));
+    // Neither a close (its timer, and the caller waits for it) nor a ping is left.
+    assert!(matches!(d.command(Instant::now, &Command::Ping(Bytes::new()), true), Sent::Flush));
+    assert!(matches!(d.command(|| t0, &Command::Close(CloseFrame::normal()), true), Sent::Flush));
+}
+
+#[test]
+fn past_delegate_max_queued_the_sender_writes_itself() {
+    let mut d = server(Instant::now());
+    d.sender_created();
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, DELEGATE_MAX - 100), Sent::Delegated { .. }));
+    // A receiver that cannot keep up (a peer that reads slowly) slows the sender down.
+    assert!(matches!(send(&mut d, 200), Sent::Flush));
+}
+
+#[test]
+fn output_left_to_the_receiver_is_written_before_any_goal_is_reached() {
+    let t0 = Instant::now();
+    let mut d = server(t0);
+    d.sender_created();
+    d.on_read(t0, Ok(&client_frame(0x1, b"hi")));
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: true }));
+    // The read that woke the receiver brought an event, but the sender was promised the
+    // write: a receiver that returned first might not come back to do it.
+    d.stop_waiting();
+    assert!(d.must_drain());
+    assert_eq!(d.poll_goal(goal::event, false), Next::Flush);
+    assert!(matches!(d.poll_goal(goal::event, true), Next::Wait { .. }), "what did not fit, it waits to write");
+    // Written out: the event is handed out.
+    let mut outbox = Outbox::default();
+    let (bytes, _) = written(&mut d, &mut outbox);
+    assert_eq!(bytes.len(), 2 + 64);
+    assert!(!d.must_drain());
+    assert!(matches!(d.poll_goal(goal::event, true), Next::Ready { value: Some(Event::Message(_)), .. }));
+}
+
+#[test]
+fn a_blocking_flush_under_way_writes_what_was_left_so_the_receiver_need_not() {
+    let t0 = Instant::now();
+    let mut d = server(t0);
+    d.sender_created();
+    d.on_read(t0, Ok(&client_frame(0x1, b"hi")));
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { .. }));
+    d.stop_waiting();
+    // The sender's next message is too big to leave: it flushes everything itself.
+    assert!(matches!(send(&mut d, DELEGATE_MAX), Sent::Flush));
+    d.start_writing();
+    assert!(!d.must_drain());
+    assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), .. }));
+    let mut outbox = Outbox::default();
+    let _ = written(&mut d, &mut outbox);
+    assert!(!d.stop_writing());
+    assert!(!d.must_drain());
+}
+
+#[test]
+fn a_failed_write_or_an_abort_leaves_nothing_to_drain() {
+    let t0 = Instant::now();
+    for abort in [false, true] {
+        let mut d = server(t0);
+        d.sender_created();
+        d.start_waiting(false);
+        assert!(matches!(send(&mut d, 64), Sent::Delegated { .. }));
+        d.stop_waiting();
+        let mut outbox = Outbox::default();
+        if abort {
+            d.abort();
+        } else {
+            let _ = d.write_failed(t0, &mut outbox, ErrorKind::ConnectionReset.into());
+        }
+        assert!(!d.must_drain(), "abort: {abort}");
+    }
+}
