@@ -8,10 +8,11 @@
 //!   server does. Its socket cannot be read and written from two threads at once, so the
 //!   client's reading thread has a second `WebSocket` over a clone of the TCP stream
 //!   (`WebSocket::from_raw_socket`), the way full duplex is done with it.
-//! - wsduplex-std and wsduplex-smol: `send` per message on both ends (the obvious code), and
-//!   the `-feed` pairs: `feed` per message, a `flush` per [`FEED_BATCH`] on the client, `feed`
-//!   on the server (written when `recv` has handed out every event received: the batching our
-//!   docs recommend).
+//! - wsduplex-std and wsduplex-smol, three ways: the client `send`s each message and the
+//!   server answers with `feed` (written when `recv` has handed out every event received), as
+//!   our docs recommend for a server; `-send`: `send` on both ends, the code of someone who has
+//!   not read about `feed`; `-feed`: `feed` on both ends, the client with a `flush` per
+//!   [`FEED_BATCH`] (the batching a client can ask for).
 //!
 //! - fastwebsockets 0.10 (tokio, multi-threaded runtime): its `echo_server` example on the
 //!   server (`FragmentCollector`, `read_frame` then `write_frame`, the handler
@@ -35,36 +36,63 @@ pub const SIZE: usize = 64;
 /// Messages per `flush` for the clients that `feed`.
 pub const FEED_BATCH: usize = 100;
 
+/// How each end of a wsduplex pair sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// The client `send`s, the server `feed`s its replies (our docs' echo server).
+    Documented,
+    /// `send` on both ends.
+    Send,
+    /// `feed` on both ends, the client with a `flush` per [`FEED_BATCH`].
+    Feed,
+}
+
+impl Sending {
+    fn client_feeds(self) -> bool {
+        self == Sending::Feed
+    }
+
+    fn server_feeds(self) -> bool {
+        self != Sending::Send
+    }
+}
+
 /// The pairs compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pair {
     /// tungstenite 0.30, blocking, both ends.
     Tungstenite,
-    /// wsduplex-std both ends, `send` per message.
-    Std,
-    /// wsduplex-std both ends, `feed` per message and a `flush` per batch.
-    StdFeed,
-    /// wsduplex-smol both ends on one executor, `send` per message.
-    Smol,
-    /// wsduplex-smol, `feed` and a `flush` per batch.
-    SmolFeed,
+    /// wsduplex-std both ends (threads).
+    Std(Sending),
+    /// wsduplex-smol both ends, on one executor.
+    Smol(Sending),
     /// fastwebsockets 0.10 on tokio, both ends.
     Fastwebsockets,
 }
 
 impl Pair {
     /// Every pair, the baseline first.
-    pub const ALL: [Pair; 6] =
-        [Pair::Tungstenite, Pair::Fastwebsockets, Pair::Std, Pair::StdFeed, Pair::Smol, Pair::SmolFeed];
+    pub const ALL: [Pair; 8] = [
+        Pair::Tungstenite,
+        Pair::Fastwebsockets,
+        Pair::Std(Sending::Documented),
+        Pair::Std(Sending::Send),
+        Pair::Std(Sending::Feed),
+        Pair::Smol(Sending::Documented),
+        Pair::Smol(Sending::Send),
+        Pair::Smol(Sending::Feed),
+    ];
 
     /// Name in benchmark ids and on command lines.
     pub fn name(self) -> &'static str {
         match self {
             Pair::Tungstenite => "tungstenite",
-            Pair::Std => "wsduplex-std",
-            Pair::StdFeed => "wsduplex-std-feed",
-            Pair::Smol => "wsduplex-smol",
-            Pair::SmolFeed => "wsduplex-smol-feed",
+            Pair::Std(Sending::Documented) => "wsduplex-std",
+            Pair::Std(Sending::Send) => "wsduplex-std-send",
+            Pair::Std(Sending::Feed) => "wsduplex-std-feed",
+            Pair::Smol(Sending::Documented) => "wsduplex-smol",
+            Pair::Smol(Sending::Send) => "wsduplex-smol-send",
+            Pair::Smol(Sending::Feed) => "wsduplex-smol-feed",
             Pair::Fastwebsockets => "fastwebsockets",
         }
     }
@@ -78,10 +106,10 @@ impl Pair {
     pub fn run(self) -> Result<usize, Failure> {
         let echoed = match self {
             Pair::Tungstenite => threads(tungstenite_server, tungstenite_client)?,
-            Pair::Std => threads(|l| std_server(l, false), |a| std_client(a, false))?,
-            Pair::StdFeed => threads(|l| std_server(l, true), |a| std_client(a, true))?,
-            Pair::Smol => smol_pair(false)?,
-            Pair::SmolFeed => smol_pair(true)?,
+            Pair::Std(how) => {
+                threads(move |l| std_server(l, how.server_feeds()), |a| std_client(a, how.client_feeds()))?
+            }
+            Pair::Smol(how) => smol_pair(how)?,
             Pair::Fastwebsockets => fastwebsockets_pair()?,
         };
         if echoed != MESSAGES {
@@ -190,7 +218,8 @@ fn std_client(addr: SocketAddr, feed: bool) -> Result<usize, Failure> {
     reader.join().map_err(|_| Failure::from("reader panicked"))?
 }
 
-fn smol_pair(feed: bool) -> Result<usize, Failure> {
+fn smol_pair(how: Sending) -> Result<usize, Failure> {
+    let (client_feeds, server_feeds) = (how.client_feeds(), how.server_feeds());
     runtime::block_on(async move {
         let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
@@ -198,7 +227,7 @@ fn smol_pair(feed: bool) -> Result<usize, Failure> {
             let (s, _) = listener.accept().await.map_err(fail("accept"))?;
             let ws = wsduplex_smol::accept(s, Default::default()).await.map_err(fail("accept"))?;
             while let Some(m) = ws.recv_message().await.map_err(fail("server recv"))? {
-                if feed { ws.feed(m).await } else { ws.send(m).await }.map_err(fail("server send"))?;
+                if server_feeds { ws.feed(m).await } else { ws.send(m).await }.map_err(fail("server send"))?;
             }
             clean(ws.outcome())
         });
@@ -218,7 +247,7 @@ fn smol_pair(feed: bool) -> Result<usize, Failure> {
         let payload = payload();
         for i in 0..MESSAGES {
             let m = wsduplex_smol::Message::binary(payload.clone());
-            let sent = if !feed {
+            let sent = if !client_feeds {
                 tx.send(m).await
             } else if (i + 1) % FEED_BATCH == 0 {
                 match tx.feed(m).await {

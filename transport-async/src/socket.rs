@@ -157,6 +157,12 @@ impl<H: Io> Shared<H> {
         self.changed.notify(usize::MAX);
     }
 
+    /// Wakes the receiving task a `Sender` left its message to: its round listens for
+    /// changes.
+    pub fn wake_flusher(&self) {
+        self.notify();
+    }
+
     /// Carries out the write side's steps until nothing is queued. Progress is recorded
     /// after every write, so a future dropped here loses nothing: the next writer resumes at
     /// the same byte. `timeout` bounds each write that makes no progress; `None` for whoever

@@ -52,7 +52,18 @@ struct Shared<S> {
     waiters: AtomicUsize,
     reader: Mutex<ReadSide<S>>,
     writer: Mutex<WriteSide<S>>,
+    /// What a `Sender` signals to wake the receiver polling as the flusher (the driver's
+    /// `Sent::Delegated`): made by the first receiver that waits on a split socket; `None`
+    /// inside if it could not be.
+    wake: Wake,
+    write_timeout: Duration,
 }
+
+#[cfg(target_os = "linux")]
+type Wake = std::sync::OnceLock<Option<std::os::fd::OwnedFd>>;
+/// Elsewhere nothing to wait on: senders write themselves.
+#[cfg(not(target_os = "linux"))]
+type Wake = ();
 
 impl<S: Stream> Shared<S> {
     fn new(stream: S, driver: Driver, config: &SocketConfig) -> io::Result<Arc<Self>> {
@@ -64,6 +75,8 @@ impl<S: Stream> Shared<S> {
             waiters: AtomicUsize::new(0),
             reader: Mutex::new(ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None }),
             writer: Mutex::new(WriteSide { stream: writer, outbox: Outbox::default() }),
+            wake: Wake::default(),
+            write_timeout: config.write_timeout,
         }))
     }
 
@@ -78,6 +91,59 @@ impl<S: Stream> Shared<S> {
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) > 0 {
             self.changed.notify_all();
+        }
+    }
+
+    /// Wakes the receiver polling as the flusher.
+    fn wake_flusher(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(Some(fd)) = self.wake.get() {
+            // An eventfd adds to its count: one read by the poller takes all the wakeups.
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// The eventfd this receiver polls beside its stream to write for the `Sender`, if it is
+    /// to: a split socket, a plain read planned (no writer streaming beside it), a stream that
+    /// can be polled.
+    #[cfg(target_os = "linux")]
+    fn flusher_wake(&self, d: &Driver, r: &ReadSide<S>, plan: ReadPlan) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        if !d.has_sender() || plan != ReadPlan::Read || r.stream.poll_fd().is_none() {
+            return None;
+        }
+        let flags = rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
+        self.wake.get_or_init(|| rustix::event::eventfd(0, flags).ok()).as_ref().map(|fd| fd.as_fd())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn flusher_wake(&self, _: &Driver, _: &ReadSide<S>, _: ReadPlan) -> Option<std::convert::Infallible> {
+        None
+    }
+
+    /// Waits as the flusher, at most `wait`: for input (read at once), a sender's wakeup, or
+    /// room to write if `out` (the caller's next round writes).
+    #[cfg(target_os = "linux")]
+    fn poll_as_flusher(&self, r: &mut ReadSide<S>, wake: std::os::fd::BorrowedFd<'_>, out: bool, wait: Duration) {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let ReadSide { stream, buf, .. } = r;
+        let Some(fd) = stream.poll_fd() else { return };
+        let flags = if out { PollFlags::IN | PollFlags::OUT } else { PollFlags::IN };
+        let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 100_000_000 });
+        let mut fds = [PollFd::new(&fd, flags), PollFd::new(&wake, PollFlags::IN)];
+        let polled = rustix::event::poll(&mut fds, Some(&timeout));
+        let (input, woken) = (fds[0].revents(), fds[1].revents());
+        if !woken.is_empty() {
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(wake, &mut count);
+        }
+        match polled {
+            Err(e) if e != rustix::io::Errno::INTR => self.driver().on_read(Instant::now(), Err(e.into())),
+            _ if input.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) => {
+                let res = stream.try_read(buf);
+                self.driver().on_read(Instant::now(), res.map(|n| &buf[..n]));
+            }
+            _ => self.driver().on_timer(Instant::now()),
         }
     }
 
@@ -178,6 +244,10 @@ impl<S: Stream> Shared<S> {
     /// the connection's next deadline and [`MAX_BLOCK`].
     fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
         let mut flushed = false;
+        // Set while this thread is the flusher; it stops being one however it returns.
+        let flusher = StopWaiting(self, std::cell::Cell::new(false));
+        // Since when output left to us waits for a peer that does not read.
+        let mut draining: Option<Instant> = None;
         loop {
             let mut d = self.driver();
             let deadline = match d.poll_goal(&mut goal, flushed) {
@@ -197,18 +267,52 @@ impl<S: Stream> Shared<S> {
                 Next::Wait { deadline } => deadline,
             };
             let now = Instant::now();
-            let wait = deadline.map_or(MAX_BLOCK, |t| t.saturating_duration_since(now)).min(MAX_BLOCK);
+            let mut wait = deadline.map_or(MAX_BLOCK, |t| t.saturating_duration_since(now)).min(MAX_BLOCK);
+            if d.must_drain() {
+                // What a sender left to us is bounded like its own write would have been.
+                let left = self.write_timeout.saturating_sub(now - *draining.get_or_insert(now));
+                if left.is_zero() {
+                    drop(d);
+                    let timed_out = io::Error::new(ErrorKind::TimedOut, "write timed out");
+                    return Err(self.write_failed(lock(&self.writer), timed_out));
+                }
+                wait = wait.min(left);
+            } else {
+                draining = None;
+            }
             self.waiters.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             match try_lock(&self.reader).filter(|_| d.may_read()) {
                 Some(mut r) => {
                     self.waiters.fetch_sub(1, Ordering::Relaxed);
                     let plan = d.read_plan(true);
-                    drop(d);
-                    if self.read_once(&mut r, plan, wait) == Readable::HandOff {
-                        drop(r);
-                        self.await_handoff(wait);
-                        continue;
+                    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+                    if let Some(wake) = self.flusher_wake(&d, &r, plan) {
+                        if d.must_drain() && d.has_output() {
+                            // Left to us while we were busy (we were still writing for the
+                            // sender, who did not wake us): ours to write before we sleep.
+                            drop((d, r));
+                            self.try_flush()?;
+                            continue;
+                        }
+                        d.start_waiting(false);
+                        flusher.1.set(true);
+                        drop(d);
+                        #[cfg(target_os = "linux")]
+                        {
+                            let out = try_lock(&self.writer).is_some_and(|w| !w.outbox.is_empty());
+                            self.poll_as_flusher(&mut r, wake, out, wait);
+                        }
+                        // Busy from now until the next poll: what senders leave meanwhile, we
+                        // write without being woken.
+                        self.driver().start_waiting(true);
+                    } else {
+                        drop(d);
+                        if self.read_once(&mut r, plan, wait) == Readable::HandOff {
+                            drop(r);
+                            self.await_handoff(wait);
+                            continue;
+                        }
                     }
                 }
                 None => {
@@ -273,6 +377,17 @@ impl<S: Stream> Shared<S> {
         }
         let _ = self.try_flush();
         self.notify();
+    }
+}
+
+/// Ends a thread's turn as the flusher when its `drive` returns (`Driver::stop_waiting`).
+struct StopWaiting<'a, S: Stream>(&'a Shared<S>, std::cell::Cell<bool>);
+
+impl<S: Stream> Drop for StopWaiting<'_, S> {
+    fn drop(&mut self) {
+        if self.1.get() {
+            self.0.driver().stop_waiting();
+        }
     }
 }
 

@@ -38,6 +38,13 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
         let _ = buf;
         Err(io::ErrorKind::Unsupported.into())
     }
+    /// The descriptor to `poll(2)` for input and room to write, if the stream has one (TCP and
+    /// Unix sockets). With it, the thread receiving on a split socket waits in `poll` and can
+    /// be woken to write what the `Sender` left to it (the driver's `Sent::Delegated`).
+    #[cfg(unix)]
+    fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
     /// [`Self::try_write`] of several buffers in one call. The default writes the first
     /// non-empty one; TCP and Unix sockets write them all at once.
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -110,6 +117,10 @@ impl Stream for TcpStream {
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
     }
+    #[cfg(unix)]
+    fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
+    }
 }
 
 #[cfg(unix)]
@@ -137,5 +148,8 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
+    }
+    fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
     }
 }

@@ -5,6 +5,8 @@
 //! - `fn new(stream: S, driver: Driver, config: &SocketConfig) -> io::Result<Arc<Self>>`;
 //! - `fn driver(&self) -> impl DerefMut<Target = Driver>`: the driver's lock;
 //! - `fn notify(&self)`: wakes the callers waiting for a change;
+//! - `fn wake_flusher(&self)`: wakes the caller that waits to write what a `Sender` left to
+//!   it ([`Sent::Delegated`](crate::driver::Sent::Delegated));
 //! - `[async] fn flush(&self) -> Result<(), SocketError>`: writes everything queued, waiting
 //!   for room (each write bounded by the write timeout);
 //! - `[async] fn drive<T>(&self, goal) -> Result<T, SocketError>`: drives rounds until `goal`
@@ -60,7 +62,7 @@ macro_rules! socket_api {
                         }
                         $crate::driver::Sent::Delegated { wake } => {
                             if wake {
-                                self.0.notify();
+                                self.0.wake_flusher();
                             }
                             return Ok(());
                         }

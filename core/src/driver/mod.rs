@@ -38,7 +38,9 @@
 //! sends queue meanwhile. The sender was told its message would be written, so no goal is
 //! reached until it is ([`Driver::must_drain`]), each write bounded by the write timeout, and
 //! past [`DELEGATE_MAX`] queued the sender writes itself. The blocking transport's receiver
-//! waits inside `read(2)` and cannot be woken to write: its senders always write themselves.
+//! does the same on a split socket over a stream that can be polled: it waits in `poll(2)` on
+//! the socket and an eventfd the sender signals, instead of inside `read(2)` (Linux; elsewhere
+//! its senders write themselves).
 //!
 //! # Why a reader hands its input to a writer
 //!
@@ -600,6 +602,11 @@ impl Driver {
         if self.conn.poll_timeout().is_some_and(|d| d <= now) {
             self.conn.handle_timeout(now);
         }
+    }
+
+    /// True while a `Sender` exists: a receiver may write what it leaves.
+    pub fn has_sender(&self) -> bool {
+        self.senders > 0
     }
 
     /// The socket was split: a `Sender` exists.

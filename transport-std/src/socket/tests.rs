@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 
 use wsduplex_core::driver::{Opened, goal};
-use wsduplex_core::{Event, Outcome, Request};
+use wsduplex_core::{Event, Message, Outcome, Request};
 
 use super::*;
 
@@ -60,4 +60,105 @@ fn test_request() -> Request {
         Some(Event::Request(r)) => r,
         other => panic!("{other:?}"),
     }
+}
+
+/// A TCP stream that records which thread made each write.
+struct Recording {
+    stream: TcpStream,
+    writers: Arc<Mutex<Vec<std::thread::ThreadId>>>,
+}
+
+impl Recording {
+    fn record(&self) {
+        lock(&self.writers).push(std::thread::current().id());
+    }
+}
+
+impl io::Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl io::Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.record();
+        self.stream.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.record();
+        self.stream.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream for Recording {
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(Recording { stream: self.stream.try_clone()?, writers: self.writers.clone() })
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_write_timeout(timeout)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how)
+    }
+    fn wait_readable(&self, timeout: Duration) -> io::Result<Option<bool>> {
+        self.stream.wait_readable(timeout)
+    }
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Stream::try_read(&mut self.stream, buf)
+    }
+    fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.record();
+        self.stream.try_write_vectored(bufs)
+    }
+    fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.stream.poll_fd()
+    }
+}
+
+/// On a split socket the receiver waits in `poll` as the flusher: a sender's small messages
+/// are left to it (woken through the eventfd) and none is written on the sender's thread; the
+/// peer gets them all, in order.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_senders_messages_are_written_by_the_receiver_polling_as_the_flusher() {
+    use std::io::Read;
+    const N: usize = 200;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stream = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (mut peer, _) = listener.accept().expect("accept");
+    let writers = Arc::new(Mutex::new(Vec::new()));
+    let stream = Recording { stream, writers: writers.clone() };
+    let conn = Connection::server_established(Default::default(), Instant::now());
+    let shared = Shared::new(stream, Driver::new(conn), &SocketConfig::default()).expect("socket");
+    let ws = WebSocket { handle: Handle(shared), opened: Opened::Server(test_request()), polling: () };
+    let (tx, rx) = ws.split();
+    let receiver = std::thread::spawn(move || {
+        let events: Vec<_> = std::iter::from_fn(|| rx.recv().expect("recv")).collect();
+        events
+    });
+    std::thread::sleep(Duration::from_millis(100)); // the receiver polls
+    for i in 0..N as u32 {
+        tx.send(Message::binary(i.to_be_bytes().repeat(16))).expect("send");
+    }
+    // Server frames: a 2-byte header, then the 64 bytes.
+    let mut got = vec![0u8; N * 66];
+    peer.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    peer.read_exact(&mut got).expect("every message reaches the peer");
+    for (i, frame) in got.chunks(66).enumerate() {
+        assert_eq!(frame[..2], [0x82, 64]);
+        assert_eq!(frame[2..], (i as u32).to_be_bytes().repeat(16), "message {i}");
+    }
+    let me = std::thread::current().id();
+    let by_sender = lock(&writers).iter().filter(|t| **t == me).count();
+    assert_eq!(by_sender, 0, "{by_sender} writes on the sender's thread");
+    tx.abort();
+    let events = receiver.join().expect("receiver");
+    assert!(matches!(events.last(), Some(Event::Closed(Outcome::Aborted))), "{events:?}");
 }
