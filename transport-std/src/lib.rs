@@ -51,11 +51,16 @@
 //! split socket still read and write at once (a TLS stream object could not be read by one
 //! thread while another writes to it); see `wsduplex_core::tls`.
 //!
-//! **Batching.** `send` writes before it returns. `feed` only queues: what was fed goes out with
-//! the next `send`, `flush` or `close`, or when `recv` has handed out every event already
-//! received. An echo or request/response server that answers with `feed` writes one reply
-//! buffer per batch of requests (BENCHMARKS.md: 29x tungstenite's messages per second on
-//! 64-byte messages), and all queued frames leave in one vectored write.
+//! **Batching.** `send` writes before it returns, except on a split socket whose [`Receiver`]
+//! waits in `recv` (Linux): it then waits in `poll(2)` on the socket and an eventfd, a
+//! [`Sender`]'s message is left to it while less than 64 KiB is queued, and it writes
+//! everything queued in one vectored write before it hands out anything; `send` returns at
+//! once, and `flush` waits until everything is written. A burst of small sends costs a few
+//! writes, not one each (BENCHMARKS.md: a pipelined echo of 64-byte messages at 19x
+//! tungstenite's rate). `feed` only queues: what was fed goes out with the next `send`, `flush`
+//! or `close`, or when `recv` has handed out every event already received. An echo or
+//! request/response server that answers with `feed` writes one reply buffer per batch of
+//! requests, and all queued frames leave in one vectored write.
 //!
 //! **Bounds.** Reads wake at the core's next deadline (and at least every 100 ms), so close
 //! timeouts, reply deadlines and the EOF wait fire while a thread is blocked in a read. Writes
