@@ -2,7 +2,7 @@
 """Runs every wsduplex benchmark for several rounds and prints the ratios against the targets
 of BENCHMARKS.md as a markdown table.
 
-    python3 bench/report.py [--rounds 3] [--benches core,seed,echo,memory]
+    python3 bench/report.py [--rounds 3] [--benches core,seed,echo,echo_pair,memory]
     python3 bench/report.py --rounds 3 --modes 30 [--split]
 
 Each round runs all contenders of every benchmark back to back (criterion, then the memory
@@ -44,7 +44,9 @@ def cargo_bench(name):
     return out.stdout
 
 
-BENCHES = ["core", "seed", "echo", "memory"]
+BENCHES = ["core", "seed", "echo", "echo_pair", "memory"]
+ECHO_PAIRS = ["tungstenite", "fastwebsockets", "wsduplex-std", "wsduplex-std-send", "wsduplex-std-feed",
+              "wsduplex-smol", "wsduplex-smol-send", "wsduplex-smol-feed"]
 
 
 def one_round(benches):
@@ -61,12 +63,17 @@ def one_round(benches):
             # The split groups need two CPUs; on one, the bench leaves them out.
             if g.endswith("-split") and (os.cpu_count() or 1) < 2:
                 continue
-            for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]:
+            for c in ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async", "fastwebsockets"]:
                 r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
     if "echo" in benches:
         cargo_bench("echo")
         for c in ["raw-tcp", "tungstenite-send", "tungstenite-write", "wsduplex-blocking", "wsduplex-async"]:
             r[f"echo/{c}"] = median_ns(f"echo/{c}")
+    if "echo_pair" in benches:
+        cargo_bench("echo_pair")
+        for g in ["echo-pair-wall", "echo-pair-cpu"]:
+            for c in ECHO_PAIRS:
+                r[f"{g}/{c}"] = median_ns(f"{g}/{c}")
     if "memory" in benches:
         mem = cargo_bench("memory")
         for role in ["stream-blocking", "stream-async"]:
@@ -105,11 +112,20 @@ def ratios(r):
             rows.append((f"seed throughput, {t}, vs tungstenite, {where}", r[f"{wall}/tungstenite"] / w, "(report)", None))
             best = min(r[f"{cpu}/raw-tcp"], r[f"{cpu}/tungstenite"])
             rows.append((f"seed CPU per GiB, {t}, vs the better baseline, {where}", r[f"{cpu}/wsduplex-{t}"] / best, "<= 1.05x", lambda v: v <= 1.05))
+            rows.append((f"seed throughput, {t}, vs fastwebsockets, {where}", r[f"{wall}/fastwebsockets"] / w, ">= 1.0x", lambda v: v >= 1.0))
+            rows.append((f"seed CPU per GiB, {t}, vs fastwebsockets, {where}", r[f"{cpu}/wsduplex-{t}"] / r[f"{cpu}/fastwebsockets"], "<= 1.0x", lambda v: v <= 1.0))
     for t in ["blocking", "async"] if "echo/raw-tcp" in r else []:
         e = r[f"echo/wsduplex-{t}"]
         rows.append((f"echo msgs/s, {t}, vs tungstenite (send)", r["echo/tungstenite-send"] / e, ">= 2x", lambda v: v >= 2.0))
         rows.append((f"echo msgs/s, {t}, vs tungstenite (write, flush at close)", r["echo/tungstenite-write"] / e, "(report)", None))
         rows.append((f"echo msgs/s, {t}, vs raw TCP batched", r["echo/raw-tcp"] / e, "(report)", None))
+    for t in ["std", "smol"] if "echo-pair-wall/tungstenite" in r else []:
+        w, c = f"echo-pair-wall/wsduplex-{t}", f"echo-pair-cpu/wsduplex-{t}"
+        rows.append((f"echo end to end msgs/s, {t}, vs tungstenite", r["echo-pair-wall/tungstenite"] / r[w], ">= 2x", lambda v: v >= 2.0))
+        rows.append((f"echo end to end CPU per message, {t}, vs tungstenite", r[c] / r["echo-pair-cpu/tungstenite"], "<= 0.5x", lambda v: v <= 0.5))
+        rows.append((f"echo end to end, {t}, send vs feed + flush (time)", r[w] / r[f"{w}-feed"], "<= 1.3x", lambda v: v <= 1.3))
+        rows.append((f"echo end to end msgs/s, {t} with send everywhere, vs tungstenite", r["echo-pair-wall/tungstenite"] / r[f"{w}-send"], "(report)", None))
+        rows.append((f"echo end to end msgs/s, fastwebsockets vs tungstenite", r["echo-pair-wall/tungstenite"] / r["echo-pair-wall/fastwebsockets"], "(report)", None))
     if "memory/idle-async" not in r:
         return rows
     for t in ["blocking", "async"]:
@@ -119,7 +135,7 @@ def ratios(r):
     return rows
 
 
-SEED_CONTENDERS = ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async"]
+SEED_CONTENDERS = ["raw-tcp", "raw-tcp-masked", "tungstenite", "wsduplex-blocking", "wsduplex-async", "fastwebsockets"]
 FAST = 1.25
 
 

@@ -1,7 +1,7 @@
 //! The seed stream end to end over loopback (1024 × 128 KiB, an ack per 4 MiB, close-output,
 //! final tally): wall time (throughput) and CPU time of both ends (user + sys of this process,
-//! which runs client and server) for raw TCP, raw TCP + masking (the floor), tungstenite and
-//! both wsduplex transports. Each twice: with the threads where the scheduler puts them
+//! which runs client and server) for raw TCP, raw TCP + masking (the floor), tungstenite,
+//! fastwebsockets and the blocking and smol wsduplex transports. Each twice: with the threads where the scheduler puts them
 //! (`seed-wall`, `seed-cpu`), and with client and server pinned to CPUs of their own
 //! (`seed-wall-split`, `seed-cpu-split`; see `wsduplex_bench::seed::Placement`).
 //!

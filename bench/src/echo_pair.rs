@@ -317,7 +317,7 @@ fn fastwebsockets_pair() -> Result<usize, Failure> {
 }
 
 /// The HTTP upgrade (RFC 6455 §4) for the library that leaves it to hyper.
-mod upgrade {
+pub(crate) mod upgrade {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
@@ -339,7 +339,7 @@ mod upgrade {
         String::from_utf8(head).map_err(fail("head"))
     }
 
-    pub(super) async fn answer(s: &mut TcpStream) -> Result<(), Failure> {
+    pub(crate) async fn answer(s: &mut TcpStream) -> Result<(), Failure> {
         let head = head(s).await?;
         let key = head
             .lines()
@@ -353,7 +353,7 @@ mod upgrade {
         s.write_all(answer.as_bytes()).await.map_err(fail("write answer"))
     }
 
-    pub(super) async fn ask(s: &mut TcpStream, addr: std::net::SocketAddr) -> Result<(), Failure> {
+    pub(crate) async fn ask(s: &mut TcpStream, addr: std::net::SocketAddr) -> Result<(), Failure> {
         let request = format!(
             "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -1,5 +1,5 @@
 //! The seed stream end to end over loopback: 1024 × 128 KiB from client to server, a text ack
-//! per 4 MiB received, close-output, the final tally. Five implementations of the same
+//! per 4 MiB received, close-output, the final tally. Six implementations of the same
 //! exchange; each returns the bytes the client saw acknowledged.
 
 use std::hint::black_box;
@@ -39,16 +39,19 @@ pub enum Contender {
     WsduplexBlocking,
     /// wsduplex-smol client and server (the async demo's code), on one executor.
     WsduplexAsync,
+    /// fastwebsockets 0.10 client and server on tokio, written as its examples are.
+    Fastwebsockets,
 }
 
 impl Contender {
     /// Every contender, baselines first.
-    pub const ALL: [Contender; 5] = [
+    pub const ALL: [Contender; 6] = [
         Contender::RawTcp,
         Contender::RawTcpMasked,
         Contender::Tungstenite,
         Contender::WsduplexBlocking,
         Contender::WsduplexAsync,
+        Contender::Fastwebsockets,
     ];
 
     /// Name in benchmark ids.
@@ -59,6 +62,7 @@ impl Contender {
             Contender::Tungstenite => "tungstenite",
             Contender::WsduplexBlocking => "wsduplex-blocking",
             Contender::WsduplexAsync => "wsduplex-async",
+            Contender::Fastwebsockets => "fastwebsockets",
         }
     }
 
@@ -73,6 +77,7 @@ impl Contender {
                 Placement::Free => wsduplex_async()?,
                 Placement::Split => run_pair(End::WsduplexAsync, End::WsduplexAsync, placement)?,
             },
+            Contender::Fastwebsockets => fastwebsockets::seed(placement)?,
         };
         if acked != TOTAL {
             return Err(format!("{}: {acked} bytes acknowledged, {TOTAL} sent", self.name()));
@@ -429,4 +434,106 @@ fn wsduplex_async() -> Result<u64, Failure> {
         server.await?;
         checked(summary)
     })
+}
+
+/// fastwebsockets 0.10, written as its examples are: the server a `FragmentCollector` reading
+/// frames and acking with `write_frame`; the client its split halves (`unstable-split`), one
+/// task writing a `write_frame` per message while another reads the acks. Its server answers
+/// the Close as it reads it (`auto_close`): no final tally, as with tungstenite's (128 MiB is
+/// a multiple of 4 MiB, so the count is exact anyway). The HTTP upgrade is left to hyper by
+/// fastwebsockets; a few lines of ours do it (`echo_pair`'s `upgrade`).
+mod fastwebsockets {
+    use std::net::{SocketAddr, TcpListener};
+
+    use fastwebsockets::{
+        FragmentCollector, FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocket, WebSocketError,
+    };
+    use tokio::net::TcpStream;
+    use wsduplex_demo::seed;
+
+    use super::{CHUNK, MESSAGE_SIZE, MESSAGES, Placement, Side, join, listen, spawn};
+    use crate::echo_pair::upgrade;
+    use crate::{Failure, fail};
+
+    /// One exchange: on the shared multi-threaded runtime (`Free`), or each end on a
+    /// current-thread runtime of its own, pinned apart (`Split`).
+    pub(super) fn seed(placement: Placement) -> Result<u64, Failure> {
+        let (listener, addr) = listen()?;
+        listener.set_nonblocking(true).map_err(fail("nonblocking"))?;
+        match placement {
+            Placement::Free => crate::tokio_pair::runtime().block_on(async move {
+                let served = tokio::spawn(server(listener));
+                let acked = client(addr).await;
+                served.await.map_err(fail("server task"))??;
+                acked
+            }),
+            Placement::Split => {
+                let served = spawn("seed-server", move || {
+                    let _pinned = placement.pin(Side::Server)?;
+                    one_thread()?.block_on(server(listener))
+                })?;
+                let acked = placement.pin(Side::Client).and_then(|_pinned| one_thread()?.block_on(client(addr)));
+                join(served)?;
+                acked
+            }
+        }
+    }
+
+    fn one_thread() -> Result<tokio::runtime::Runtime, Failure> {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail("runtime"))
+    }
+
+    async fn server(listener: TcpListener) -> Result<(), Failure> {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(fail("listener"))?;
+        let (mut s, _) = listener.accept().await.map_err(fail("accept"))?;
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        upgrade::answer(&mut s).await?;
+        let mut ws = FragmentCollector::new(WebSocket::after_handshake(s, Role::Server));
+        let mut since = 0u64;
+        loop {
+            let frame = ws.read_frame().await.map_err(fail("server read"))?;
+            match frame.opcode {
+                OpCode::Binary => {
+                    since += frame.payload.len() as u64;
+                    while since >= CHUNK {
+                        since -= CHUNK;
+                        let ack = Frame::text(Payload::Owned(seed::ack(CHUNK).into_bytes()));
+                        ws.write_frame(ack).await.map_err(fail("server ack"))?;
+                    }
+                }
+                OpCode::Close => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    async fn client(addr: SocketAddr) -> Result<u64, Failure> {
+        let mut s = TcpStream::connect(addr).await.map_err(fail("connect"))?;
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        upgrade::ask(&mut s, addr).await?;
+        let (rx, mut tx) = WebSocket::after_handshake(s, Role::Client).split(tokio::io::split);
+        let mut rx = FragmentCollectorRead::new(rx);
+        let reader = tokio::spawn(async move {
+            let mut acked = 0;
+            loop {
+                // The only obligated send is the answer to the server's Close: ours went first.
+                let frame =
+                    rx.read_frame::<_, WebSocketError>(&mut |_| async { Ok(()) }).await.map_err(fail("client read"))?;
+                match frame.opcode {
+                    OpCode::Text => {
+                        let text = std::str::from_utf8(&frame.payload).map_err(fail("ack"))?;
+                        acked += seed::parse_ack(text).ok_or_else(|| format!("not an ack: {text:?}"))?;
+                    }
+                    OpCode::Close => return Ok::<_, Failure>(acked),
+                    _ => {}
+                }
+            }
+        });
+        let payload = seed::payload(0, MESSAGE_SIZE);
+        for _ in 0..MESSAGES {
+            tx.write_frame(Frame::binary(Payload::Borrowed(&payload))).await.map_err(fail("client send"))?;
+        }
+        tx.write_frame(Frame::close(1000, b"")).await.map_err(fail("client close"))?;
+        reader.await.map_err(fail("reader task"))?
+    }
 }

@@ -65,12 +65,13 @@
 //! KiB is queued), which writes everything queued in one vectored write before it hands out
 //! anything, and `send` returns at once. The receiving task runs when its executor gets to it
 //! (on one thread, when the sending task next waits); `flush` waits until everything is
-//! written. So a burst of small sends costs a few writes, not one each (BENCHMARKS.md: the
-//! pipelined echo of 100 000 messages of 64 B over tokio takes about a thousand writes, both
-//! ends together).
-//! `feed` only queues: what was fed goes out with the next `send`, `flush` or `close`, or when
-//! `recv` has handed out every event already received. An echo or request/response server that
-//! answers with `feed` writes one reply buffer per batch of requests.
+//! written. A `recv` cancelled while it owes such a write (its future dropped, as `select!`
+//! does) leaves it to the next call of either half. So a burst of small sends costs a few
+//! writes, not one each (BENCHMARKS.md: the pipelined echo of 100 000 messages of 64 B over
+//! tokio takes about a thousand writes, both ends together). `feed` only queues: what was fed
+//! goes out with the next `send`, `flush` or `close`, or when `recv` has handed out every event
+//! already received. An echo or request/response server that answers with `feed` writes one
+//! reply buffer per batch of requests.
 //!
 //! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
 //! read; each write is bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more
