@@ -77,7 +77,10 @@ fn server(greeting: &'static [&'static str], report_at: usize) -> Server {
     let done = thread::spawn(move || {
         let (s, _) = listener.accept().expect("accept");
         let mut ws = tungstenite::accept(s).expect("handshake");
-        go_rx.recv().expect("go");
+        if go_rx.recv().is_err() {
+            // Told nothing: a peer that reads nothing, until the test drops it.
+            return Vec::new();
+        }
         for text in greeting {
             ws.write(TMessage::text(*text)).expect("write");
         }
@@ -174,4 +177,59 @@ async fn a_receiver_writes_what_was_left_to_it_before_it_returns_an_event() {
     assert!(reached(&mut server).await, "the message left to the receiver was never written");
     receiver.abort();
     drop(tx);
+}
+
+/// What a sender left to the receiver is bounded like the sender's own write: a peer that reads
+/// nothing makes the receiver's `recv` fail at the write timeout (the connection is aborted),
+/// where it would otherwise wait for that write, and so for any event, forever.
+#[tokio::test(flavor = "current_thread")]
+async fn a_receiver_that_cannot_write_what_was_left_to_it_gives_up_at_the_write_timeout() {
+    // A peer that answers the handshake and then reads nothing, with a small receive buffer
+    // (set before it listens: the window is offered in the handshake).
+    let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    listener.set_recv_buffer_size(4096).expect("rcvbuf");
+    listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("bind");
+    listener.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("address").as_socket().expect("inet");
+    let (done, until_done) = mpsc::channel::<()>();
+    let peer = thread::spawn(move || {
+        let (s, _) = listener.accept().expect("accept");
+        let ws = tungstenite::accept(std::net::TcpStream::from(s)).expect("handshake");
+        let _ = until_done.recv();
+        drop(ws);
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let config = wsduplex_tokio::SocketConfig::default().write_timeout(Duration::from_millis(300));
+    let filler = socket2::SockRef::from(&stream).try_clone().expect("dup");
+    let ws = connect_with(stream, ClientRequest::new(addr.to_string(), "/"), config).await.expect("ws");
+    // Fill the way to the peer until the kernel takes no more even after a pause.
+    filler.set_send_buffer_size(4096).expect("sndbuf");
+    loop {
+        let mut wrote = 0;
+        while let Ok(n) = std::io::Write::write(&mut &filler, &[0u8; 64 << 10]) {
+            wrote += n;
+        }
+        if wrote == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (tx, rx) = ws.split();
+    let receiver = tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        let result = rx.recv().await;
+        (result, start.elapsed())
+    });
+    tokio::task::yield_now().await; // the receiver now waits in `recv`
+    tx.send(Message::binary(vec![7u8; 60 << 10])).await.expect("left to the receiver");
+    let (result, waited) =
+        tokio::time::timeout(Duration::from_secs(10), receiver).await.expect("bounded").expect("task");
+    match result {
+        Err(wsduplex_tokio::SocketError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}"),
+        other => panic!("recv: {other:?}"),
+    }
+    assert!(waited < Duration::from_secs(3), "recv took {waited:?}");
+    assert_eq!(tx.outcome(), Some(wsduplex_tokio::Outcome::Aborted));
+    drop(done);
+    peer.join().expect("peer");
 }

@@ -162,3 +162,53 @@ fn a_senders_messages_are_written_by_the_receiver_polling_as_the_flusher() {
     let events = receiver.join().expect("receiver");
     assert!(matches!(events.last(), Some(Event::Closed(Outcome::Aborted))), "{events:?}");
 }
+
+/// What a sender left to the receiver is bounded like the sender's own write: a peer that reads
+/// nothing makes the receiver's `recv` fail at the write timeout (the connection is aborted),
+/// where it would otherwise wait for that write, and so for any event, forever.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_receiver_that_cannot_write_what_was_left_to_it_gives_up_at_the_write_timeout() {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stream = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (peer, _) = listener.accept().expect("accept");
+    // Fill the way to the peer, which reads nothing, until the kernel takes no more even after
+    // a pause (loopback moves what it can into the peer's buffer meanwhile); small buffers, so
+    // that there is little room to open up again.
+    socket2::SockRef::from(&stream).set_send_buffer_size(4096).expect("sndbuf");
+    socket2::SockRef::from(&peer).set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut filler = stream.try_clone().expect("clone");
+    filler.set_nonblocking(true).expect("nonblocking");
+    loop {
+        let mut wrote = 0;
+        while let Ok(n) = filler.write(&[0u8; 64 << 10]) {
+            wrote += n;
+        }
+        if wrote == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    filler.set_nonblocking(false).expect("blocking");
+    let config = SocketConfig::default().write_timeout(Duration::from_millis(300));
+    let conn = Connection::server_established(Default::default(), Instant::now());
+    let shared = Shared::new(stream, Driver::new(conn), &config).expect("socket");
+    let ws = WebSocket { handle: Handle(shared), opened: Opened::Server(test_request()), polling: () };
+    let (tx, rx) = ws.split();
+    let receiver = std::thread::spawn(move || {
+        let start = Instant::now();
+        let result = rx.recv();
+        (result, start.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(100)); // the receiver polls
+    tx.send(Message::binary(vec![7u8; 60 << 10])).expect("left to the receiver");
+    let (result, waited) = receiver.join().expect("receiver");
+    match result {
+        Err(SocketError::Io(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
+        other => panic!("recv: {other:?}"),
+    }
+    assert!(waited < Duration::from_secs(3), "recv took {waited:?}");
+    assert_eq!(tx.outcome(), Some(Outcome::Aborted));
+    drop(peer);
+}
