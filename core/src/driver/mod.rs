@@ -285,10 +285,10 @@ pub enum Sent {
     /// Not queued: the outgoing buffer is full. Write everything out, then issue the same
     /// command again.
     FlushAndRetry,
-    /// Queued, and left to the receiver waiting in the async transports' `drive`, which
+    /// Queued, and left to the receiver waiting in `drive` ([`Driver::start_waiting`]), which
     /// writes everything queued, many messages in one write, before it returns anything: a
-    /// `Sender`'s send returns at once. If `wake`, notify the waiters (the receiver is waiting
-    /// for input, not writing).
+    /// `Sender`'s send returns at once. If `wake`, wake that receiver (`wake_flusher`: it is
+    /// waiting for input, not writing).
     Delegated {
         /// The receiver must be woken to write.
         wake: bool,
@@ -516,9 +516,9 @@ impl Driver {
         self.delegated && self.writers == 0
     }
 
-    /// A caller holding the read side starts waiting in a round of the async `drive`, holding
-    /// the write side too if `writing`: until [`Driver::stop_waiting`], a `Sender` may leave
-    /// its messages to it.
+    /// A caller holding the read side starts waiting (a round of the async `drive`; the
+    /// blocking one's `poll` beside its eventfd), holding the write side too or about to write
+    /// if `writing`: until [`Driver::stop_waiting`], a `Sender` may leave its messages to it.
     pub fn start_waiting(&mut self, writing: bool) {
         self.flusher = if writing { Flusher::Writing } else { Flusher::Waiting };
     }
