@@ -256,11 +256,11 @@ impl<H: Io> Shared<H> {
     pub async fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
         loop {
             let (mut changed, mut flushed) = (None, false);
-            let (deadline, has_output, plan) = loop {
-                let (next, has_output, plan) = {
+            let (deadline, has_output, plan, draining) = loop {
+                let (next, has_output, plan, draining) = {
                     let mut d = self.driver();
                     let next = d.poll_goal(&mut goal, flushed);
-                    (next, d.has_output(), d.may_read().then(|| d.read_plan(true)))
+                    (next, d.has_output(), d.may_read().then(|| d.read_plan(true)), d.must_drain())
                 };
                 match next {
                     Next::Ready { value, flush } => {
@@ -273,7 +273,7 @@ impl<H: Io> Shared<H> {
                         self.try_flush().await?;
                         flushed = true;
                     }
-                    Next::Wait { deadline } if changed.is_some() => break (deadline, has_output, plan),
+                    Next::Wait { deadline } if changed.is_some() => break (deadline, has_output, plan, draining),
                     // Listen, then look again: no notification in between is lost. Calls that
                     // find an event waiting (most of them) need no listener at all.
                     Next::Wait { .. } => changed = Some(self.changed.listen()),
@@ -285,7 +285,7 @@ impl<H: Io> Shared<H> {
             // driver's `Sent::Delegated`); output it must write before returning anything is
             // bounded by the write timeout, as the sender's own write would have been.
             let _flusher = reader.is_some().then(|| Flusher::new(self, writer.is_some()));
-            let write_timeout = self.driver().must_drain().then_some(self.write_timeout);
+            let write_timeout = draining.then_some(self.write_timeout);
             let woke = {
                 let read = async {
                     match reader.as_mut() {
