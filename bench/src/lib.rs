@@ -8,6 +8,7 @@
 
 pub mod echo;
 pub mod echo_pair;
+pub mod many;
 pub mod raw;
 pub mod rss;
 pub mod runtime;

@@ -72,12 +72,29 @@ fn with_scratch<R>(size: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
-/// `f`'s output, or never without an `f`.
-async fn or_never<F: Future>(f: Option<F>) -> F::Output {
-    match f {
-        Some(f) => f.await,
-        None => future::pending().await,
+pin_project_lite::pin_project! {
+    /// `f`'s output, or never without an `f`. A struct polled in place, not an async fn: that
+    /// would hold the future twice (its argument and what it awaits), in every round of every
+    /// task waiting in `recv` (memory per idle connection).
+    struct OrNever<F> {
+        #[pin]
+        f: Option<F>,
     }
+}
+
+impl<F: Future> Future for OrNever<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        match self.project().f.as_pin_mut() {
+            Some(f) => f.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+fn or_never<F: Future>(f: Option<F>) -> OrNever<F> {
+    OrNever { f }
 }
 
 fn lock<T>(m: &SyncMutex<T>) -> SyncGuard<'_, T> {
@@ -239,10 +256,14 @@ impl<H: Io> Shared<H> {
         }
     }
 
-    /// Writes what goes without waiting, unless another task is writing.
-    async fn try_flush(&self) -> Result<(), SocketError> {
+    /// Writes what goes without waiting, unless another task is writing. One poll with a
+    /// waker that does nothing: what does not go now is written by a round that waits for
+    /// it (with its own waker), and a plain function keeps this write's future out of every
+    /// `drive` future (memory per idle connection).
+    fn try_flush(&self) -> Result<(), SocketError> {
         if let Some(mut w) = self.writer.try_lock() {
-            if let Some(Err(e)) = future::poll_once(self.write_out(&mut w, None)).await {
+            let write = std::pin::pin!(self.write_out(&mut w, None));
+            if let Poll::Ready(Err(e)) = write.poll(&mut Context::from_waker(std::task::Waker::noop())) {
                 return Err(e);
             }
             self.notify();
@@ -265,12 +286,12 @@ impl<H: Io> Shared<H> {
                 match next {
                     Next::Ready { value, flush } => {
                         if flush {
-                            self.try_flush().await?;
+                            self.try_flush()?;
                         }
                         return Ok(value);
                     }
                     Next::Flush => {
-                        self.try_flush().await?;
+                        self.try_flush()?;
                         flushed = true;
                     }
                     Next::Wait { deadline } if changed.is_some() => break (deadline, has_output, plan, draining),
@@ -306,8 +327,11 @@ impl<H: Io> Shared<H> {
                         None => future::pending().await,
                     }
                 };
-                let write =
-                    async { Woke::Wrote(or_never(writer.as_mut().map(|w| self.write_out(w, write_timeout))).await) };
+                // Boxed: a round writes only beside pending output, and inline its future would
+                // be part of every task waiting in `recv` (memory per idle connection).
+                let write = async {
+                    Woke::Wrote(or_never(writer.as_mut().map(|w| Box::pin(self.write_out(w, write_timeout)))).await)
+                };
                 let timer = async {
                     or_never(deadline.map(H::sleep_until)).await;
                     Woke::Timer
@@ -358,7 +382,7 @@ impl<H: Io> Shared<H> {
             // Abandon a half-written frame: nothing more goes out after an abort.
             w.outbox.clear();
         }
-        let _ = self.try_flush().await;
+        let _ = self.try_flush();
         self.notify();
     }
 }

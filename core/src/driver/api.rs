@@ -147,7 +147,7 @@ macro_rules! socket_api {
         ) -> Result<WebSocket<$default>, $crate::driver::SocketError> {
             stream.set_nodelay(true)?;
             let peer = stream.peer_addr().ok();
-            open_server(stream, peer, config, |_| Ok($crate::Accept::default()))$(.$aw)?
+            answer(server_shared(stream, peer, &config)?, &[], |_| Ok($crate::Accept::default()))$(.$aw)?
         }
 
         /// Performs the client's opening handshake over a stream the caller connected (a Unix
@@ -169,13 +169,7 @@ macro_rules! socket_api {
             peer: Option<::core::net::SocketAddr>,
             config: $crate::driver::SocketConfig,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let keys = $crate::OsKeys::default();
-            let mut conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
-            if let Some(peer) = peer {
-                conn.set_peer(peer);
-            }
-            let driver = $crate::driver::Driver::client(conn, tls, &config)?;
-            let shared = Shared::new(stream, driver, &config)?;
+            let shared = client_shared(stream, request, tls, peer, &config)?;
             shared.flush()$(.$aw)??;
             let response = shared.drive($crate::driver::goal::connected)$(.$aw)???;
             Ok(WebSocket { handle: Handle(shared), opened: $crate::driver::Opened::Client(response), polling: Polling::default() })
@@ -189,23 +183,44 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            open_server(stream, None, config, decide)$(.$aw)?
+            answer(server_shared(stream, None, &config)?, &[], decide)$(.$aw)?
         }
 
-        /// The server's side of a handshake it reads itself; `peer` names the client in
-        /// `tracing` events.
-        $($a)? fn open_server<S: $bound>(
+        // What opens a connection is built by plain functions, before the first await: an
+        // async fn keeps the locals it moved out of in its future (rustc does not reuse their
+        // room), and a `Connection` or `Driver` kept there for the life of every task that
+        // accepted would double the memory of an idle connection.
+
+        /// The client's connection, shared; `peer` names the server in `tracing` events.
+        fn client_shared<S: $bound>(
+            stream: S,
+            request: $crate::ClientRequest,
+            tls: Option<&str>,
+            peer: Option<::core::net::SocketAddr>,
+            config: &$crate::driver::SocketConfig,
+        ) -> Result<std::sync::Arc<Shared<S>>, $crate::driver::SocketError> {
+            let keys = $crate::OsKeys::default();
+            let mut conn = $crate::Connection::client(config.core.clone(), request, keys, $clock())?;
+            if let Some(peer) = peer {
+                conn.set_peer(peer);
+            }
+            let driver = $crate::driver::Driver::client(conn, tls, config)?;
+            Ok(Shared::new(stream, driver, config)?)
+        }
+
+        /// The server's connection, shared, before it has read the request; `peer` names the
+        /// client in `tracing` events.
+        fn server_shared<S: $bound>(
             stream: S,
             peer: Option<::core::net::SocketAddr>,
-            config: $crate::driver::SocketConfig,
-            decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
-        ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            config: &$crate::driver::SocketConfig,
+        ) -> Result<std::sync::Arc<Shared<S>>, $crate::driver::SocketError> {
             let mut conn = $crate::Connection::server(config.core.clone(), $clock());
             if let Some(peer) = peer {
                 conn.set_peer(peer);
             }
-            let driver = $crate::driver::Driver::server(conn, &config)?;
-            answer(stream, driver, &[], config, decide)$(.$aw)?
+            let driver = $crate::driver::Driver::server(conn, config)?;
+            Ok(Shared::new(stream, driver, config)?)
         }
 
         /// Accepts a WebSocket on a stream whose upgrade request an HTTP server already read
@@ -219,8 +234,17 @@ macro_rules! socket_api {
             config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
+            answer(parsed_shared(stream, request, &config)?, leftover, decide)$(.$aw)?
+        }
+
+        /// The server's connection, shared, for a request an HTTP server read.
+        fn parsed_shared<S: $bound>(
+            stream: S,
+            request: $crate::Request,
+            config: &$crate::driver::SocketConfig,
+        ) -> Result<std::sync::Arc<Shared<S>>, $crate::driver::SocketError> {
             let conn = $crate::Connection::server_parsed(config.core.clone(), request, $clock());
-            answer(stream, $crate::driver::Driver::new(conn), leftover, config, decide)$(.$aw)?
+            Ok(Shared::new(stream, $crate::driver::Driver::new(conn), config)?)
         }
 
         /// Adopts a stream on which an HTTP server (hyper, axum ...) has already answered the
@@ -242,15 +266,13 @@ macro_rules! socket_api {
             Ok(WebSocket { handle: Handle(shared), opened, polling: Polling::default() })
         }
 
-        /// The server's side of the handshake, whatever read the request.
+        /// The server's side of the handshake, whatever read the request, on the connection
+        /// already shared (see `server_shared`).
         $($a)? fn answer<S: $bound>(
-            stream: S,
-            driver: $crate::driver::Driver,
+            shared: std::sync::Arc<Shared<S>>,
             leftover: &[u8],
-            config: $crate::driver::SocketConfig,
             decide: impl FnOnce(&$crate::Request) -> Result<$crate::Accept, $crate::Rejection>,
         ) -> Result<WebSocket<S>, $crate::driver::SocketError> {
-            let shared = Shared::new(stream, driver, &config)?;
             shared.driver().on_leftover($clock(), leftover);
             let request = shared.drive($crate::driver::goal::request)$(.$aw)?.and_then(|r| r);
             let answered = request.and_then(|r| shared.driver().answer($clock(), decide(&r)).map(|()| r));

@@ -397,7 +397,9 @@ pub fn message_of(event: Option<Event>) -> Option<Result<Option<Message>, Socket
 pub struct Driver {
     conn: Connection,
     /// The TLS session between the socket's bytes and the connection's (`crate::tls`).
-    tls: Option<Tls>,
+    /// Boxed: a rustls session is 1.2 KiB, which every plain connection would carry too
+    /// (memory per idle connection).
+    tls: Option<Box<Tls>>,
     /// The read direction is finished (EOF or error): nobody reads again.
     read_done: bool,
     /// Callers inside a blocking flush (application sends and closes).
@@ -445,7 +447,7 @@ impl Driver {
         if let Some(host) = tls_host {
             #[cfg(feature = "rustls")]
             {
-                driver.tls = Some(Tls::client(config.tls_client.as_ref(), host)?);
+                driver.tls = Some(Box::new(Tls::client(config.tls_client.as_ref(), host)?));
             }
             #[cfg(not(feature = "rustls"))]
             {
@@ -462,7 +464,7 @@ impl Driver {
         let mut driver = Driver::new(conn);
         #[cfg(feature = "rustls")]
         if let Some(tls) = &config.tls_server {
-            driver.tls = Some(Tls::server(tls)?);
+            driver.tls = Some(Box::new(Tls::server(tls)?));
         }
         #[cfg(not(feature = "rustls"))]
         let _ = config;
@@ -477,7 +479,7 @@ impl Driver {
     /// True if bytes are waiting to be written: the connection's, or TLS records (the TLS
     /// handshake's, an alert).
     pub fn has_output(&self) -> bool {
-        self.conn.has_transmit() || self.tls.as_ref().is_some_and(Tls::wants_write)
+        self.conn.has_transmit() || self.tls.as_deref().is_some_and(Tls::wants_write)
     }
 
     /// The connection.
@@ -673,7 +675,7 @@ impl Driver {
     /// Moves the connection's output into `outbox`, up to a vectored write's worth, stopping
     /// at a shutdown (which waits for the bytes before it).
     pub fn refill(&mut self, outbox: &mut Outbox) {
-        outbox.refill(&mut self.conn, self.tls.as_mut());
+        outbox.refill(&mut self.conn, self.tls.as_deref_mut());
         if outbox.is_empty() {
             // The writer asks only once its outbox is written, and the connection had nothing.
             self.delegated = false;

@@ -1,0 +1,226 @@
+//! Many connections, one message in flight on each (issue 17, item 2): N = 100 and 1 000
+//! connections to each server, payloads of 20 B, 1 KiB and 16 KiB, echoes per second.
+//!
+//! `cargo bench -p wsduplex-bench --bench many` (`MANY_ROUNDS=R`, default 5; `MANY_N=100,1000`;
+//! `MANY_SIZES=20,1024,16384` to choose).
+//!
+//! Not a criterion benchmark: criterion measures one function after another, and this machine's
+//! speed drifts between them. Here every server runs at once in a child process of its own (this
+//! binary, re-executed) pinned to one core, the load generator ([`Load`]: raw epoll, one thread)
+//! pinned to the other, and the servers take turns within each round, so that each ratio is
+//! between runs made side by side. The table gives, per server: the median rate over the
+//! rounds; its ratio to fastwebsockets and to tokio-tungstenite as the median of the per-round
+//! ratios (with their range); the server's CPU per echo; the client's CPU as a share of the wall
+//! time (near 100%, the client was the bottleneck and the ratios say nothing); the server's RSS
+//! per connection at the end (what it grew by since it started listening, divided by N).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use rustix::thread::{CpuSet, sched_setaffinity};
+use wsduplex_bench::many::{Load, Run, Server};
+use wsduplex_bench::{Failure, fail, rss};
+
+const ROLE: &str = "WSDUPLEX_BENCH_MANY_SERVER";
+
+fn main() {
+    let result = match std::env::var(ROLE) {
+        Ok(role) => child(&role),
+        Err(_) => parent(),
+    };
+    if let Err(e) = result {
+        eprintln!("many: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The core the servers run on, and the one the load generator runs on.
+fn cores() -> Option<(usize, usize)> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (n >= 2).then_some((1, 0))
+}
+
+fn pin(core: usize) -> Result<(), Failure> {
+    let mut set = CpuSet::new();
+    set.set(core);
+    sched_setaffinity(None, &set).map_err(fail("sched_setaffinity"))
+}
+
+// ---- child: one server ------------------------------------------------------------------
+
+fn child(role: &str) -> Result<(), Failure> {
+    let server = Server::named(role).ok_or_else(|| format!("unknown server {role}"))?;
+    // Before any runtime starts a thread: they inherit it, and size themselves by it.
+    if let Some((core, _)) = cores() {
+        pin(core)?;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(fail("bind"))?;
+    let addr = listener.local_addr().map_err(fail("local_addr"))?;
+    let rss = rss::read(None)?;
+    println!("listening {addr} {}", rss.current_kib);
+    std::io::stdout().flush().map_err(fail("stdout"))?;
+    server.serve(listener)
+}
+
+// ---- parent: the load and the table ------------------------------------------------------
+
+struct Child_ {
+    server: Server,
+    child: Child,
+    addr: SocketAddr,
+    start_kib: u64,
+}
+
+impl Child_ {
+    fn start(server: Server) -> Result<Child_, Failure> {
+        let exe = std::env::current_exe().map_err(fail("current_exe"))?;
+        // Each server logs the connections dropped at the end: not worth showing.
+        let mut child = Command::new(exe)
+            .env(ROLE, server.name())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(fail("spawn server"))?;
+        let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line).map_err(fail("child stdout"))?;
+        let mut words = line.split_whitespace().skip(1);
+        let addr = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
+        let start_kib = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
+        Ok(Child_ { server, child, addr, start_kib })
+    }
+
+    /// User plus system CPU time of the whole process so far, in seconds.
+    fn cpu(&self) -> Result<f64, Failure> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).map_err(fail("reading /proc stat"))?;
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| format!("{path}: {stat:?}"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or(format!("{path}: field {i}"));
+        // utime and stime are fields 14 and 15; `rest` starts at field 3.
+        let total = ticks(11)? + ticks(12)?;
+        Ok(total as f64 / rustix::param::clock_ticks_per_second() as f64)
+    }
+}
+
+impl Drop for Child_ {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn list<T: std::str::FromStr + Clone>(var: &str, default: &[T]) -> Result<Vec<T>, Failure> {
+    match std::env::var(var) {
+        Ok(v) => v.split(',').map(|x| x.trim().parse().map_err(|_| format!("{var}: bad {x:?}"))).collect(),
+        Err(_) => Ok(default.to_vec()),
+    }
+}
+
+/// Echoes per run: enough for a run of about half a second at the rates these servers reach.
+fn messages(size: usize) -> u64 {
+    match size {
+        0..=1024 => 100_000,
+        _ => 40_000,
+    }
+}
+
+struct Sample {
+    run: Run,
+    server_cpu: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn parent() -> Result<(), Failure> {
+    // `cargo bench` passes `--bench`; anything else this harness does not take.
+    let rounds: usize = list("MANY_ROUNDS", &[5])?.first().copied().unwrap_or(5);
+    let ns: Vec<usize> = list("MANY_N", &[100, 1000])?;
+    let sizes: Vec<usize> = list("MANY_SIZES", &[20, 1024, 16384])?;
+    // `MANY_SERVERS=wsduplex-smol` runs one alone: to profile it (`perf record -p`, `strace -c -p`).
+    let names: Vec<String> = list("MANY_SERVERS", &Server::ALL.map(|s| s.name().to_owned()))?;
+    let chosen: Vec<Server> = names
+        .iter()
+        .map(|n| Server::named(n).ok_or_else(|| format!("MANY_SERVERS: no server {n}")))
+        .collect::<Result<_, _>>()?;
+    if let Some((_, core)) = cores() {
+        pin(core)?;
+    } else {
+        println!("many: one CPU: the servers and the load share it");
+    }
+    println!("many: {rounds} rounds, servers on core 1, the load on core 0; M echoes per run");
+    for &n in &ns {
+        let mut servers = Vec::new();
+        for &server in &chosen {
+            let child = Child_::start(server)?;
+            let mut load = Load::connect(child.addr, n)?;
+            // Warm: every connection has echoed, every runtime has grown its pools.
+            load.run(20, 10 * n as u64).map_err(|e| format!("{} warm-up: {e}", server.name()))?;
+            servers.push((child, load));
+        }
+        for &size in &sizes {
+            let m = messages(size);
+            let mut samples: Vec<Vec<Sample>> = servers.iter().map(|_| Vec::new()).collect();
+            for round in 0..rounds {
+                // A different server first in each round: none always runs after the same one.
+                for k in 0..servers.len() {
+                    let j = (k + round) % servers.len();
+                    let (child, load) = &mut servers[j];
+                    let before = child.cpu()?;
+                    let run = load.run(size, m).map_err(|e| format!("{} N={n} {size} B: {e}", child.server.name()))?;
+                    let server_cpu = child.cpu()? - before;
+                    samples[j].push(Sample { run, server_cpu });
+                }
+            }
+            report(n, size, m, &servers, &samples);
+        }
+        println!("  RSS per connection after every size (grown since listening / N):");
+        for (child, _) in &servers {
+            let now = rss::read(Some(child.child.id()))?;
+            let per = (now.current_kib.saturating_sub(child.start_kib)) as f64 / n as f64;
+            println!(
+                "    {:<18} {per:7.1} KiB  ({} KiB at start, {} KiB now)",
+                child.server.name(),
+                child.start_kib,
+                now.current_kib
+            );
+        }
+    }
+    Ok(())
+}
+
+fn report(n: usize, size: usize, m: u64, servers: &[(Child_, Load)], samples: &[Vec<Sample>]) {
+    let index = |s: Server| servers.iter().position(|(c, _)| c.server == s);
+    let fws = index(Server::Fastwebsockets);
+    let tt = index(Server::TokioTungstenite);
+    println!("N = {n}, {size} B, M = {m}:");
+    println!(
+        "  {:<18} {:>10} {:>22} {:>22} {:>12} {:>10}",
+        "server", "echoes/s", "vs fastwebsockets", "vs tokio-tungstenite", "server µs/echo", "client CPU"
+    );
+    for (j, (child, _)) in servers.iter().enumerate() {
+        let rate = median(samples[j].iter().map(|s| s.run.rate()).collect());
+        let ratio = |k: Option<usize>| {
+            let Some(k) = k else { return "-".to_owned() };
+            let r: Vec<f64> = samples[j].iter().zip(&samples[k]).map(|(a, b)| a.run.rate() / b.run.rate()).collect();
+            let (lo, hi) = r.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            format!("{:.2}x ({lo:.2}-{hi:.2})", median(r))
+        };
+        let cpu = median(samples[j].iter().map(|s| s.server_cpu * 1e6 / s.run.messages as f64).collect());
+        let client =
+            median(samples[j].iter().map(|s| s.run.client_cpu.as_secs_f64() / s.run.wall.as_secs_f64()).collect());
+        println!(
+            "  {:<18} {rate:>10.0} {:>22} {:>22} {cpu:>12.2} {:>9.0}%",
+            child.server.name(),
+            ratio(fws),
+            ratio(tt),
+            client * 100.0
+        );
+    }
+}
