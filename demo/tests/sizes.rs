@@ -18,10 +18,10 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConn
 /// A server-side stream whose client has sent its upgrade request (the client is returned to
 /// keep the connection open).
 fn requested() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    client.write_all(REQUEST).unwrap();
-    let (server, _) = listener.accept().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    client.write_all(REQUEST).expect("request");
+    let (server, _) = listener.accept().expect("accept");
     (server, client)
 }
 
@@ -35,11 +35,11 @@ fn the_driver_carries_no_tls_session_inline() {
 fn a_smol_server_task_stays_small() {
     let (server, _client) = requested();
     let config = wsduplex_demo::seed::server_socket_config(4 << 20);
-    let stream = async_net::TcpStream::try_from(server).unwrap();
+    let stream = async_net::TcpStream::try_from(server).expect("async stream");
     let accept = wsduplex_smol::accept(stream.clone(), config.clone());
     assert!(size_of_val(&accept) <= 1600, "accept future: {} bytes", size_of_val(&accept));
     drop(accept);
-    let ws = smol::block_on(wsduplex_smol::accept(stream, config)).unwrap();
+    let ws = smol::block_on(wsduplex_smol::accept(stream, config)).expect("upgrade");
     let recv = ws.recv();
     assert!(size_of_val(&recv) <= 600, "recv future: {} bytes", size_of_val(&recv));
     drop(recv);
@@ -49,15 +49,15 @@ fn a_smol_server_task_stays_small() {
 
 #[test]
 fn a_tokio_server_task_stays_small() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (server, _client) = requested();
-    server.set_nonblocking(true).unwrap();
+    server.set_nonblocking(true).expect("nonblocking");
     let config = wsduplex_demo::seed::server_socket_config(4 << 20);
     rt.block_on(async {
-        let stream = tokio::net::TcpStream::from_std(server).unwrap();
+        let stream = tokio::net::TcpStream::from_std(server).expect("tokio stream");
         let accept = wsduplex_tokio::accept(stream, config);
         assert!(size_of_val(&accept) <= 1600, "accept future: {} bytes", size_of_val(&accept));
-        let ws = accept.await.unwrap();
+        let ws = accept.await.expect("upgrade");
         let recv = ws.recv();
         assert!(size_of_val(&recv) <= 600, "recv future: {} bytes", size_of_val(&recv));
         drop(recv);
