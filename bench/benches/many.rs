@@ -35,7 +35,10 @@ fn main() {
     }
 }
 
-/// The core the servers run on, and the one the load generator runs on.
+const CORE: &str = "WSDUPLEX_BENCH_MANY_CORE";
+
+/// The core the servers run on, and the one the load generator runs on. Asked before the
+/// parent pins itself: a child inherits the parent's one core, and would count only that.
 fn cores() -> Option<(usize, usize)> {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     (n >= 2).then_some((1, 0))
@@ -52,7 +55,7 @@ fn pin(core: usize) -> Result<(), Failure> {
 fn child(role: &str) -> Result<(), Failure> {
     let server = Server::named(role).ok_or_else(|| format!("unknown server {role}"))?;
     // Before any runtime starts a thread: they inherit it, and size themselves by it.
-    if let Some((core, _)) = cores() {
+    if let Some(core) = std::env::var(CORE).ok().and_then(|c| c.parse().ok()) {
         pin(core)?;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(fail("bind"))?;
@@ -73,10 +76,14 @@ struct Child_ {
 }
 
 impl Child_ {
-    fn start(server: Server) -> Result<Child_, Failure> {
+    fn start(server: Server, core: Option<usize>) -> Result<Child_, Failure> {
         let exe = std::env::current_exe().map_err(fail("current_exe"))?;
+        let mut command = Command::new(exe);
+        if let Some(core) = core {
+            command.env(CORE, core.to_string());
+        }
         // Each server logs the connections dropped at the end: not worth showing.
-        let mut child = Command::new(exe)
+        let mut child = command
             .env(ROLE, server.name())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -91,8 +98,8 @@ impl Child_ {
         Ok(Child_ { server, child, addr, start_kib })
     }
 
-    /// User plus system CPU time of the whole process so far, in seconds.
-    fn cpu(&self) -> Result<f64, Failure> {
+    /// User and system CPU time of the whole process so far, in seconds.
+    fn cpu(&self) -> Result<(f64, f64), Failure> {
         let path = format!("/proc/{}/stat", self.child.id());
         let stat = std::fs::read_to_string(&path).map_err(fail("reading /proc stat"))?;
         // Fields after the command name (which may hold spaces), from field 3 on.
@@ -100,8 +107,8 @@ impl Child_ {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or(format!("{path}: field {i}"));
         // utime and stime are fields 14 and 15; `rest` starts at field 3.
-        let total = ticks(11)? + ticks(12)?;
-        Ok(total as f64 / rustix::param::clock_ticks_per_second() as f64)
+        let hz = rustix::param::clock_ticks_per_second() as f64;
+        Ok((ticks(11)? as f64 / hz, ticks(12)? as f64 / hz))
     }
 }
 
@@ -129,7 +136,8 @@ fn messages(size: usize) -> u64 {
 
 struct Sample {
     run: Run,
-    server_cpu: f64,
+    /// The server's user and system CPU time in the run, in seconds.
+    server_cpu: (f64, f64),
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -149,7 +157,8 @@ fn parent() -> Result<(), Failure> {
         .iter()
         .map(|n| Server::named(n).ok_or_else(|| format!("MANY_SERVERS: no server {n}")))
         .collect::<Result<_, _>>()?;
-    if let Some((_, core)) = cores() {
+    let cores = cores();
+    if let Some((_, core)) = cores {
         pin(core)?;
     } else {
         println!("many: one CPU: the servers and the load share it");
@@ -158,7 +167,7 @@ fn parent() -> Result<(), Failure> {
     for &n in &ns {
         let mut servers = Vec::new();
         for &server in &chosen {
-            let child = Child_::start(server)?;
+            let child = Child_::start(server, cores.map(|(server, _)| server))?;
             let mut load = Load::connect(child.addr, n)?;
             // Warm: every connection has echoed, every runtime has grown its pools.
             load.run(20, 10 * n as u64).map_err(|e| format!("{} warm-up: {e}", server.name()))?;
@@ -174,7 +183,8 @@ fn parent() -> Result<(), Failure> {
                     let (child, load) = &mut servers[j];
                     let before = child.cpu()?;
                     let run = load.run(size, m).map_err(|e| format!("{} N={n} {size} B: {e}", child.server.name()))?;
-                    let server_cpu = child.cpu()? - before;
+                    let after = child.cpu()?;
+                    let server_cpu = (after.0 - before.0, after.1 - before.1);
                     samples[j].push(Sample { run, server_cpu });
                 }
             }
@@ -201,8 +211,8 @@ fn report(n: usize, size: usize, m: u64, servers: &[(Child_, Load)], samples: &[
     let tt = index(Server::TokioTungstenite);
     println!("N = {n}, {size} B, M = {m}:");
     println!(
-        "  {:<18} {:>10} {:>22} {:>22} {:>12} {:>10}",
-        "server", "echoes/s", "vs fastwebsockets", "vs tokio-tungstenite", "server µs/echo", "client CPU"
+        "  {:<18} {:>10} {:>22} {:>22} {:>24} {:>10}",
+        "server", "echoes/s", "vs fastwebsockets", "vs tokio-tungstenite", "server µs/echo user+sys", "client CPU"
     );
     for (j, (child, _)) in servers.iter().enumerate() {
         let rate = median(samples[j].iter().map(|s| s.run.rate()).collect());
@@ -212,14 +222,17 @@ fn report(n: usize, size: usize, m: u64, servers: &[(Child_, Load)], samples: &[
             let (lo, hi) = r.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
             format!("{:.2}x ({lo:.2}-{hi:.2})", median(r))
         };
-        let cpu = median(samples[j].iter().map(|s| s.server_cpu * 1e6 / s.run.messages as f64).collect());
+        let per_echo =
+            |f: fn(&Sample) -> f64| median(samples[j].iter().map(|s| f(s) * 1e6 / s.run.messages as f64).collect());
+        let (user, sys) = (per_echo(|s| s.server_cpu.0), per_echo(|s| s.server_cpu.1));
         let client =
             median(samples[j].iter().map(|s| s.run.client_cpu.as_secs_f64() / s.run.wall.as_secs_f64()).collect());
         println!(
-            "  {:<18} {rate:>10.0} {:>22} {:>22} {cpu:>12.2} {:>9.0}%",
+            "  {:<18} {rate:>10.0} {:>22} {:>22} {:>24} {:>9.0}%",
             child.server.name(),
             ratio(fws),
             ratio(tt),
+            format!("{:.2} ({user:.2}+{sys:.2})", user + sys),
             client * 100.0
         );
     }

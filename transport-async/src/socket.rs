@@ -277,11 +277,12 @@ impl<H: Io> Shared<H> {
     pub async fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
         loop {
             let (mut changed, mut flushed) = (None, false);
-            let (deadline, has_output, plan, draining) = loop {
-                let (next, has_output, plan, draining) = {
+            let (deadline, has_output, plan, draining, split) = loop {
+                let (next, has_output, plan, draining, split) = {
                     let mut d = self.driver();
                     let next = d.poll_goal(&mut goal, flushed);
-                    (next, d.has_output(), d.may_read().then(|| d.read_plan(true)), d.must_drain())
+                    let plan = d.may_read().then(|| d.read_plan(true));
+                    (next, d.has_output(), plan, d.must_drain(), d.has_sender())
                 };
                 match next {
                     Next::Ready { value, flush } => {
@@ -294,7 +295,9 @@ impl<H: Io> Shared<H> {
                         self.try_flush()?;
                         flushed = true;
                     }
-                    Next::Wait { deadline } if changed.is_some() => break (deadline, has_output, plan, draining),
+                    Next::Wait { deadline } if changed.is_some() => {
+                        break (deadline, has_output, plan, draining, split);
+                    }
                     // Listen, then look again: no notification in between is lost. Calls that
                     // find an event waiting (most of them) need no listener at all.
                     Next::Wait { .. } => changed = Some(self.changed.listen()),
@@ -305,7 +308,9 @@ impl<H: Io> Shared<H> {
             // Holding the read side, this round writes what a `Sender` leaves to it (the
             // driver's `Sent::Delegated`); output it must write before returning anything is
             // bounded by the write timeout, as the sender's own write would have been.
-            let _flusher = reader.is_some().then(|| Flusher::new(self, writer.is_some()));
+            // Only a `Sender` leaves output to a flusher, and none can appear during a round
+            // that has none: `split` takes the `WebSocket` by value.
+            let _flusher = (reader.is_some() && split).then(|| Flusher::new(self, writer.is_some()));
             let write_timeout = draining.then_some(self.write_timeout);
             let woke = {
                 let read = async {
@@ -350,9 +355,10 @@ impl<H: Io> Shared<H> {
                     continue;
                 }
                 Woke::Wrote(Err(e)) => return Err(e),
-                Woke::Read | Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => {}
+                // `on_read` has fired the timers that were due.
+                Woke::Read => {}
+                Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => self.driver().on_timer(Instant::now()),
             }
-            self.driver().on_timer(Instant::now());
             self.notify();
         }
     }
