@@ -25,14 +25,7 @@ use wsduplex_bench::{Failure, fail, rss};
 const ROLE: &str = "WSDUPLEX_BENCH_MANY_SERVER";
 
 fn main() {
-    let result = wsduplex_bench::raise_fd_limit().and_then(|()| match std::env::var(ROLE) {
-        Ok(role) => child(&role),
-        Err(_) => parent(),
-    });
-    if let Err(e) = result {
-        eprintln!("many: {e}");
-        std::process::exit(1);
-    }
+    wsduplex_bench::main_with_children("many", ROLE, child, parent);
 }
 
 const CORE: &str = "WSDUPLEX_BENCH_MANY_CORE";

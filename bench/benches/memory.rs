@@ -25,14 +25,7 @@ const WARM: usize = 100;
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
 fn main() {
-    let result = wsduplex_bench::raise_fd_limit().and_then(|()| match std::env::var(ROLE) {
-        Ok(role) => child(&role),
-        Err(_) => parent(),
-    });
-    if let Err(e) = result {
-        eprintln!("memory: {e}");
-        std::process::exit(1);
-    }
+    wsduplex_bench::main_with_children("memory", ROLE, child, parent);
 }
 
 // ---- child: the server under test ------------------------------------------------------

@@ -41,14 +41,7 @@ const TARGET_KIB: f64 = 6.0;
 const BOUND: Duration = Duration::from_secs(300);
 
 fn main() {
-    let result = wsduplex_bench::raise_fd_limit().and_then(|()| match std::env::var(ROLE) {
-        Ok(role) => child(&role),
-        Err(_) => parent(),
-    });
-    if let Err(e) = result {
-        eprintln!("scale: {e}");
-        std::process::exit(1);
-    }
+    wsduplex_bench::main_with_children("scale", ROLE, child, parent);
 }
 
 // ---- child: the demo's server -------------------------------------------------------------

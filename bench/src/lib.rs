@@ -36,3 +36,22 @@ pub fn raise_fd_limit() -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// The `main` of a benchmark whose servers run in child processes (this binary, re-executed
+/// with `role_var` set): `child` with the role in a child, `parent` otherwise, after raising
+/// the open-files limit. A failure is printed under `name` and exits 1.
+pub fn main_with_children(
+    name: &str,
+    role_var: &str,
+    child: impl FnOnce(&str) -> Result<(), Failure>,
+    parent: impl FnOnce() -> Result<(), Failure>,
+) {
+    let result = raise_fd_limit().and_then(|()| match std::env::var(role_var) {
+        Ok(role) => child(&role),
+        Err(_) => parent(),
+    });
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
