@@ -14,13 +14,13 @@
 //! time (near 100%, the client was the bottleneck and the ratios say nothing); the server's RSS
 //! per connection at the end (what it grew by since it started listening, divided by N).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use rustix::thread::{CpuSet, sched_setaffinity};
 use wsduplex_bench::many::{Load, Run, Server};
-use wsduplex_bench::{Failure, fail, rss};
+use wsduplex_bench::{Failure, ServerChild, fail, rss};
 
 const ROLE: &str = "WSDUPLEX_BENCH_MANY_SERVER";
 
@@ -70,25 +70,12 @@ struct Child_ {
 
 impl Child_ {
     fn start(server: Server, core: Option<usize>) -> Result<Child_, Failure> {
-        let exe = std::env::current_exe().map_err(fail("current_exe"))?;
-        let mut command = Command::new(exe);
-        if let Some(core) = core {
-            command.env(CORE, core.to_string());
-        }
+        let mut envs = vec![(ROLE, server.name().to_owned())];
+        envs.extend(core.map(|c| (CORE, c.to_string())));
         // Each server logs the connections dropped at the end: not worth showing.
-        let mut child = command
-            .env(ROLE, server.name())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(fail("spawn server"))?;
-        let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
-        let mut line = String::new();
-        out.read_line(&mut line).map_err(fail("child stdout"))?;
-        let mut words = line.split_whitespace().skip(1);
-        let addr = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
-        let start_kib = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
-        Ok(Child_ { server, child, addr, start_kib })
+        let s = ServerChild::start(&envs, Stdio::null())?;
+        let start_kib = s.word()?;
+        Ok(Child_ { server, child: s.child, addr: s.addr, start_kib })
     }
 
     /// User and system CPU time of the whole process so far, in seconds.

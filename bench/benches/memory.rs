@@ -9,12 +9,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use wsduplex_bench::raw::{self, Reader};
-use wsduplex_bench::{Failure, fail, rss};
+use wsduplex_bench::{Failure, ServerChild, fail, rss};
 use wsduplex_demo::{on_smol, on_std, seed};
 
 const ROLE: &str = "WSDUPLEX_BENCH_MEMORY_ROLE";
@@ -97,21 +97,11 @@ struct Server {
 
 impl Server {
     fn start(role: &str) -> Result<Server, Failure> {
-        let exe = std::env::current_exe().map_err(fail("current_exe"))?;
         // The idle servers log every connection the parent drops at the end: not worth showing.
         let stderr = if role.starts_with("idle") { Stdio::null() } else { Stdio::inherit() };
-        let mut child = Command::new(exe)
-            .env(ROLE, role)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .map_err(fail("spawn server"))?;
-        let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
-        let line = read_line(&mut out)?;
-        let mut words = line.split_whitespace().skip(1);
-        let addr = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
-        let idle_kib = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad line {line:?}"))?;
-        Ok(Server { child, out, addr, idle_kib })
+        let s = ServerChild::start(&[(ROLE, role.to_owned())], stderr)?;
+        let idle_kib = s.word()?;
+        Ok(Server { child: s.child, out: s.out, addr: s.addr, idle_kib })
     }
 
     fn rss(&self) -> Result<rss::Rss, Failure> {

@@ -14,14 +14,14 @@
 //! otherwise (it prints those on stderr, which is read here). Not a criterion benchmark: the
 //! figure is a memory size and a pass; the wall time is printed for scale.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use wsduplex_bench::{Failure, fail, rss};
+use wsduplex_bench::{Failure, ServerChild, fail, rss};
 use wsduplex_demo::cli::ClientFlags;
 use wsduplex_demo::seed::{self, SeedClient};
 use wsduplex_demo::{on_smol, on_tokio};
@@ -81,28 +81,15 @@ struct Server {
 
 impl Server {
     fn start(role: &str) -> Result<Server, Failure> {
-        let exe = std::env::current_exe().map_err(fail("current_exe"))?;
-        let mut child = Command::new(exe)
-            .env(ROLE, role)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(fail("spawn server"))?;
-        let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
-        let mut line = String::new();
-        out.read_line(&mut line).map_err(fail("child stdout"))?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("bad line {line:?}"))?;
+        let s = ServerChild::start(&[(ROLE, role.to_owned())], Stdio::piped())?;
+        let mut child = s.child;
         let mut err = child.stderr.take().ok_or("no child stderr")?;
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
             let _ = err.read_to_string(&mut text);
             text
         });
-        Ok(Server { child, addr, stderr })
+        Ok(Server { child, addr: s.addr, stderr })
     }
 
     fn rss_kib(&self) -> Result<u64, Failure> {

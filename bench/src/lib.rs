@@ -55,3 +55,42 @@ pub fn main_with_children(
         std::process::exit(1);
     }
 }
+
+/// A server in a child process: this binary re-executed with `envs` (its role among them),
+/// which prints `listening ADDR [WORDS...]` first on its stdout.
+pub struct ServerChild {
+    /// The process.
+    pub child: std::process::Child,
+    /// The rest of its stdout.
+    pub out: std::io::BufReader<std::process::ChildStdout>,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// The words after the address on its first line.
+    pub words: Vec<String>,
+}
+
+impl ServerChild {
+    /// Starts the child and reads its first line; its stderr goes to `stderr`.
+    pub fn start(envs: &[(&str, String)], stderr: std::process::Stdio) -> Result<ServerChild, Failure> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().map_err(fail("current_exe"))?;
+        let mut child = std::process::Command::new(exe)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(fail("spawn server"))?;
+        let mut out = std::io::BufReader::new(child.stdout.take().ok_or("no child stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line).map_err(fail("child stdout"))?;
+        let rest = line.trim().strip_prefix("listening ").ok_or_else(|| format!("bad first line {line:?}"))?;
+        let mut words = rest.split_whitespace().map(str::to_owned);
+        let addr = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad first line {line:?}"))?;
+        Ok(ServerChild { child, out, addr, words: words.collect() })
+    }
+
+    /// The first word after the address, parsed.
+    pub fn word<T: std::str::FromStr>(&self) -> Result<T, Failure> {
+        self.words.first().and_then(|w| w.parse().ok()).ok_or_else(|| format!("bad words {:?}", self.words))
+    }
+}
