@@ -185,16 +185,6 @@ impl Load {
         Ok(Load { epoll, conns, scratch: vec![0; 64 << 10] })
     }
 
-    /// Connections held.
-    pub fn len(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// Whether no connection is held.
-    pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
-    }
-
     /// Echoes `messages` binary messages of `size` bytes, at most one in flight per
     /// connection; every echo must come back whole and equal, as one unfragmented frame.
     pub fn run(&mut self, size: usize, messages: u64) -> Result<Run, Failure> {
