@@ -1,6 +1,6 @@
 //! Runs one pair of the end-to-end echo (`wsduplex_bench::echo_pair`) N times and prints its
 //! messages per second and CPU time per message (this process holds both ends), for
-//! farm-bench, profilers and syscall counts:
+//! `bench/pairs.py`, profilers and syscall counts:
 //!
 //! ```sh
 //! cargo run --release -p wsduplex-bench --example echo-run -- wsduplex-std 5

@@ -1,10 +1,10 @@
 //! The text stream of issue 18 (`wsduplex_bench::text_stream`), `runs` times, with
-//! permessage-deflate on or off; for `farm-bench` against `bench/python/text_stream.py`:
+//! permessage-deflate on or off; for `bench/pairs.py` against `bench/python/text_stream.py`:
 //!
 //! ```sh
 //! cargo build --release -p wsduplex-bench --example text-stream
-//! farm-bench -n 10 --vs 'python3 bench/python/text_stream.py 20000 1' -- target/release/examples/text-stream on 20000 1
-//! farm-bench -n 10 --vs 'target/release/examples/text-stream off 20000 1' -- target/release/examples/text-stream on 20000 1
+//! python3 bench/pairs.py -n 10 --vs 'python3 bench/python/text_stream.py 20000 1' -- target/release/examples/text-stream on 20000 1
+//! python3 bench/pairs.py -n 10 --vs 'target/release/examples/text-stream off 20000 1' -- target/release/examples/text-stream on 20000 1
 //! ```
 //!
 //! Prints one line per run: messages/s, payload and wire bytes, CPU seconds per MiB of payload
