@@ -2,7 +2,9 @@
 //! connections to each server, payloads of 20 B, 1 KiB and 16 KiB, echoes per second.
 //!
 //! `cargo bench -p wsduplex-bench --bench many` (`MANY_ROUNDS=R`, default 5; `MANY_N=100,1000`;
-//! `MANY_SIZES=20,1024,16384` to choose).
+//! `MANY_SIZES=20,1024,16384` to choose; `MANY_BASELINE=PATH`, a copy of an earlier build of this
+//! benchmark's binary, runs each wsduplex server of that build too, as `NAME@baseline`: a
+//! change measured side by side with the build before it).
 //!
 //! Not a criterion benchmark: criterion measures one function after another, and this machine's
 //! speed drifts between them. Here every server runs at once in a child process of its own (this
@@ -63,19 +65,28 @@ fn child(role: &str) -> Result<(), Failure> {
 
 struct Child_ {
     server: Server,
+    /// Run from the `MANY_BASELINE` build.
+    baseline: bool,
     child: Child,
     addr: SocketAddr,
     start_kib: u64,
 }
 
 impl Child_ {
-    fn start(server: Server, core: Option<usize>) -> Result<Child_, Failure> {
+    fn start(server: Server, core: Option<usize>, baseline: Option<&std::path::Path>) -> Result<Child_, Failure> {
         let mut envs = vec![(ROLE, server.name().to_owned())];
         envs.extend(core.map(|c| (CORE, c.to_string())));
         // Each server logs the connections dropped at the end: not worth showing.
-        let s = ServerChild::start(&envs, Stdio::null())?;
+        let s = match baseline {
+            Some(exe) => ServerChild::start_exe(exe, &envs, Stdio::null())?,
+            None => ServerChild::start(&envs, Stdio::null())?,
+        };
         let start_kib = s.word()?;
-        Ok(Child_ { server, child: s.child, addr: s.addr, start_kib })
+        Ok(Child_ { server, baseline: baseline.is_some(), child: s.child, addr: s.addr, start_kib })
+    }
+
+    fn name(&self) -> String {
+        if self.baseline { format!("{}@baseline", self.server.name()) } else { self.server.name().to_owned() }
     }
 
     /// User and system CPU time of the whole process so far, in seconds.
@@ -137,6 +148,12 @@ fn parent() -> Result<(), Failure> {
         .iter()
         .map(|n| Server::named(n).ok_or_else(|| format!("MANY_SERVERS: no server {n}")))
         .collect::<Result<_, _>>()?;
+    let baseline = std::env::var_os("MANY_BASELINE").map(std::path::PathBuf::from);
+    let mut runs: Vec<(Server, Option<&std::path::Path>)> = chosen.iter().map(|&s| (s, None)).collect();
+    if let Some(exe) = &baseline {
+        let ours = chosen.iter().filter(|s| s.name().starts_with("wsduplex"));
+        runs.extend(ours.map(|&s| (s, Some(exe.as_path()))));
+    }
     let cores = cores();
     if let Some((_, core)) = cores {
         pin(core)?;
@@ -146,8 +163,8 @@ fn parent() -> Result<(), Failure> {
     println!("many: {rounds} rounds, servers on core 1, the load on core 0; M echoes per run");
     for &n in &ns {
         let mut servers = Vec::new();
-        for &server in &chosen {
-            let child = Child_::start(server, cores.map(|(server, _)| server))?;
+        for &(server, exe) in &runs {
+            let child = Child_::start(server, cores.map(|(server, _)| server), exe)?;
             let mut load = Load::connect(child.addr, n)?;
             // Warm: every connection has echoed, every runtime has grown its pools.
             load.run(20, 10 * n as u64).map_err(|e| format!("{} warm-up: {e}", server.name()))?;
@@ -162,7 +179,7 @@ fn parent() -> Result<(), Failure> {
                     let j = (k + round) % servers.len();
                     let (child, load) = &mut servers[j];
                     let before = child.cpu()?;
-                    let run = load.run(size, m).map_err(|e| format!("{} N={n} {size} B: {e}", child.server.name()))?;
+                    let run = load.run(size, m).map_err(|e| format!("{} N={n} {size} B: {e}", child.name()))?;
                     let after = child.cpu()?;
                     let server_cpu = (after.0 - before.0, after.1 - before.1);
                     samples[j].push(Sample { run, server_cpu });
@@ -175,8 +192,8 @@ fn parent() -> Result<(), Failure> {
             let now = rss::read(Some(child.child.id()))?;
             let per = (now.current_kib.saturating_sub(child.start_kib)) as f64 / n as f64;
             println!(
-                "    {:<18} {per:7.1} KiB  ({} KiB at start, {} KiB now)",
-                child.server.name(),
+                "    {:<24} {per:7.1} KiB  ({} KiB at start, {} KiB now)",
+                child.name(),
                 child.start_kib,
                 now.current_kib
             );
@@ -186,12 +203,12 @@ fn parent() -> Result<(), Failure> {
 }
 
 fn report(n: usize, size: usize, m: u64, servers: &[(Child_, Load)], samples: &[Vec<Sample>]) {
-    let index = |s: Server| servers.iter().position(|(c, _)| c.server == s);
+    let index = |s: Server| servers.iter().position(|(c, _)| c.server == s && !c.baseline);
     let fws = index(Server::Fastwebsockets);
     let tt = index(Server::TokioTungstenite);
     println!("N = {n}, {size} B, M = {m}:");
     println!(
-        "  {:<18} {:>10} {:>22} {:>22} {:>24} {:>10}",
+        "  {:<24} {:>10} {:>22} {:>22} {:>24} {:>10}",
         "server", "echoes/s", "vs fastwebsockets", "vs tokio-tungstenite", "server µs/echo user+sys", "client CPU"
     );
     for (j, (child, _)) in servers.iter().enumerate() {
@@ -208,8 +225,8 @@ fn report(n: usize, size: usize, m: u64, servers: &[(Child_, Load)], samples: &[
         let client =
             median(samples[j].iter().map(|s| s.run.client_cpu.as_secs_f64() / s.run.wall.as_secs_f64()).collect());
         println!(
-            "  {:<18} {rate:>10.0} {:>22} {:>22} {:>24} {:>9.0}%",
-            child.server.name(),
+            "  {:<24} {rate:>10.0} {:>22} {:>22} {:>24} {:>9.0}%",
+            child.name(),
             ratio(fws),
             ratio(tt),
             format!("{:.2} ({user:.2}+{sys:.2})", user + sys),

@@ -1,13 +1,14 @@
 //! wsduplex-tokio against tokio-tungstenite, both ends of each pair from one library
 //! (`wsduplex_bench::tokio_pair`): the seed stream's wall time and CPU time (user + sys of
-//! this process, which runs both ends), plain and over TLS (theirs over tokio-rustls); and the
-//! pipelined small-message echo's wall time.
+//! this process, which runs both ends), plain and over TLS (theirs over tokio-rustls), each
+//! timed run interleaved with one of the other library; and the pipelined small-message
+//! echo's wall time.
 //!
 //! `cargo bench -p wsduplex-bench --bench tokio`
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -21,12 +22,31 @@ fn seed(library: Library, tls: bool) {
     }
 }
 
+/// Interleaved: every timed run of one library follows an untimed run of each other one, so
+/// the two libraries' samples are taken side by side in time, not minutes apart (this
+/// machine's speed drifts by more than the differences measured). Twice the running time.
 fn seed_groups(c: &mut Criterion, name: &str, tls: bool) {
+    let others = |library: Library| {
+        for other in Library::ALL.into_iter().filter(|&o| o != library) {
+            seed(other, tls);
+        }
+    };
     let mut g = c.benchmark_group(format!("{name}-wall"));
     g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
     for library in Library::ALL {
-        g.bench_function(library.name(), |b| b.iter(|| seed(library, tls)));
+        g.bench_function(library.name(), |b| {
+            b.iter_custom(|iters| {
+                let mut own = Duration::ZERO;
+                for _ in 0..iters {
+                    others(library);
+                    let start = Instant::now();
+                    seed(library, tls);
+                    own += start.elapsed();
+                }
+                own
+            })
+        });
     }
     g.finish();
     // Reported as "time" by criterion, but the clock is the process's CPU time.
@@ -36,11 +56,14 @@ fn seed_groups(c: &mut Criterion, name: &str, tls: bool) {
     for library in Library::ALL {
         g.bench_function(library.name(), |b| {
             b.iter_custom(|iters| {
-                let start = ProcessTime::now();
+                let mut own = Duration::ZERO;
                 for _ in 0..iters {
+                    others(library);
+                    let start = ProcessTime::now();
                     seed(library, tls);
+                    own += start.elapsed();
                 }
-                start.elapsed()
+                own
             })
         });
     }

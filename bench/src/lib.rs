@@ -72,8 +72,17 @@ pub struct ServerChild {
 impl ServerChild {
     /// Starts the child and reads its first line; its stderr goes to `stderr`.
     pub fn start(envs: &[(&str, String)], stderr: std::process::Stdio) -> Result<ServerChild, Failure> {
-        use std::io::BufRead;
         let exe = std::env::current_exe().map_err(fail("current_exe"))?;
+        ServerChild::start_exe(&exe, envs, stderr)
+    }
+
+    /// The same with another build of this benchmark (`exe`): an A/B of two builds.
+    pub fn start_exe(
+        exe: &std::path::Path,
+        envs: &[(&str, String)],
+        stderr: std::process::Stdio,
+    ) -> Result<ServerChild, Failure> {
+        use std::io::BufRead;
         let mut child = std::process::Command::new(exe)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(std::process::Stdio::piped())

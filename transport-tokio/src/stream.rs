@@ -2,18 +2,18 @@
 //! and written through, and tokio's timer.
 
 use std::future::Future;
-use std::io::{self, ErrorKind, IoSlice};
+use std::io::{self, ErrorKind, IoSlice, Read};
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
-use wsduplex_async::{both, downcast, poll_locked};
+use wsduplex_async::{both, downcast, poll_locked, send_now};
 
 /// What a stream must be: readable and writable from two tasks at once through its halves.
 pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -47,10 +47,23 @@ macro_rules! socket {
                 if write { self.poll_write_ready(cx) } else { self.poll_read_ready(cx) }
             }
             fn try_read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-                self.try_read(buf)
+                let mut short = 0;
+                let read = self.try_io(Interest::READABLE, || {
+                    let n = (&*socket2::SockRef::from(self)).read(buf)?;
+                    if DRAINED_BY_SHORT_READ && 0 < n && n < buf.len() {
+                        // Drained: the readiness goes now, not after a read that finds nothing.
+                        short = n;
+                        return Err(ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                });
+                match read {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock && short > 0 => Ok(short),
+                    r => r,
+                }
             }
             fn try_write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-                self.try_write_vectored(bufs)
+                self.try_io(Interest::WRITABLE, || send_now(socket2::SockRef::from(self), bufs))
             }
         }
     };
@@ -58,6 +71,32 @@ macro_rules! socket {
 socket!(TcpStream);
 #[cfg(unix)]
 socket!(UnixStream);
+
+/// A read that returns less than it asked for has drained the socket, so the readiness it
+/// was given is cleared with it: the task then waits for the next edge instead of first making
+/// a read that finds nothing (one `recvfrom` per message wait on a request/response
+/// connection). tokio's own `AsyncRead` for `TcpStream` does the same, under the same
+/// condition: an edge-triggered selector (epoll, kqueue), where data that arrives after the
+/// read is a new edge with a new tick, which `try_io`'s clearing leaves alone; a closed read
+/// side is never cleared. On the others (Windows, `poll`) a read that finds nothing clears it.
+const DRAINED_BY_SHORT_READ: bool = cfg!(all(
+    not(mio_unsupported_force_poll_poll),
+    any(
+        target_os = "android",
+        target_os = "illumos",
+        target_os = "linux",
+        target_os = "redox",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "tvos",
+        target_os = "visionos",
+        target_os = "watchos",
+    )
+));
 
 /// Polls `op` until it stops saying `WouldBlock`: tokio clears the readiness it reported when
 /// the operation finds none, so the next poll registers the task's waker.
