@@ -22,52 +22,49 @@ fn seed(library: Library, tls: bool) {
     }
 }
 
+/// What one run costs, by one clock.
+type Clock = fn(&mut dyn FnMut()) -> Duration;
+
 /// Interleaved: every timed run of one library follows an untimed run of each other one, so
 /// the two libraries' samples are taken side by side in time, not minutes apart (this
 /// machine's speed drifts by more than the differences measured). Twice the running time.
+/// Two groups: wall time, and the process's CPU time (which criterion reports as "time").
 fn seed_groups(c: &mut Criterion, name: &str, tls: bool) {
     let others = |library: Library| {
         for other in Library::ALL.into_iter().filter(|&o| o != library) {
             seed(other, tls);
         }
     };
-    let mut g = c.benchmark_group(format!("{name}-wall"));
-    g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
-    g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
-    for library in Library::ALL {
-        g.bench_function(library.name(), |b| {
-            b.iter_custom(|iters| {
-                let mut own = Duration::ZERO;
-                for _ in 0..iters {
-                    others(library);
-                    let start = Instant::now();
-                    seed(library, tls);
-                    own += start.elapsed();
-                }
-                own
-            })
-        });
+    let clocks: [(&str, Clock); 2] = [
+        ("wall", |run| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        }),
+        ("cpu", |run| {
+            let start = ProcessTime::now();
+            run();
+            start.elapsed()
+        }),
+    ];
+    for (clock_name, clock) in clocks {
+        let mut g = c.benchmark_group(format!("{name}-{clock_name}"));
+        g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
+        g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+        for library in Library::ALL {
+            g.bench_function(library.name(), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            others(library);
+                            clock(&mut || seed(library, tls))
+                        })
+                        .sum()
+                })
+            });
+        }
+        g.finish();
     }
-    g.finish();
-    // Reported as "time" by criterion, but the clock is the process's CPU time.
-    let mut g = c.benchmark_group(format!("{name}-cpu"));
-    g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
-    g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
-    for library in Library::ALL {
-        g.bench_function(library.name(), |b| {
-            b.iter_custom(|iters| {
-                let mut own = Duration::ZERO;
-                for _ in 0..iters {
-                    others(library);
-                    let start = ProcessTime::now();
-                    seed(library, tls);
-                    own += start.elapsed();
-                }
-                own
-            })
-        });
-    }
-    g.finish();
 }
 
 fn tokio_seed(c: &mut Criterion) {
