@@ -506,6 +506,10 @@ fn a_senders_message_is_left_to_the_receiver_waiting_in_drive() {
     // A receiver waits for input: woken to write.
     d.start_waiting(false);
     assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: true }));
+    // Woken once: until it looks again, what comes is written with the first.
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: false }));
+    d.start_waiting(false);
+    assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: true }));
     // It writes already: no wakeup, it takes what comes before it lets go.
     d.start_waiting(true);
     assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: false }));
