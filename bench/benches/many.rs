@@ -2,7 +2,7 @@
 //! connections to each server, payloads of 20 B, 1 KiB and 16 KiB, echoes per second.
 //!
 //! `cargo bench -p wsduplex-bench --bench many` (`MANY_ROUNDS=R`, default 5; `MANY_N=100,1000`;
-//! `MANY_SIZES=20,1024,16384` to choose; `MANY_BASELINE=PATH`, a copy of an earlier build of this
+//! `MANY_SIZES=20,1024,16384` to choose; `MANY_M`, echoes per run; `MANY_BASELINE=PATH`, a copy of an earlier build of this
 //! benchmark's binary, runs each wsduplex server of that build too, as `NAME@baseline`: a
 //! change measured side by side with the build before it).
 //!
@@ -117,8 +117,12 @@ fn list<T: std::str::FromStr + Clone>(var: &str, default: &[T]) -> Result<Vec<T>
     }
 }
 
-/// Echoes per run: enough for a run of about half a second at the rates these servers reach.
+/// Echoes per run: enough for a run of about half a second at the rates these servers reach
+/// (`MANY_M` sets it: small, for a server run under a profiler such as callgrind).
 fn messages(size: usize) -> u64 {
+    if let Some(m) = std::env::var("MANY_M").ok().and_then(|m| m.parse().ok()) {
+        return m;
+    }
     match size {
         0..=1024 => 100_000,
         _ => 40_000,

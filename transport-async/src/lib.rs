@@ -25,7 +25,9 @@
 //!   read; each write is bounded by `SocketConfig::write_timeout`; the core refuses to queue
 //!   more than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
 
+mod change;
 mod polling;
+mod side;
 mod socket;
 
 use std::future::Future;

@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_lock::Mutex;
-use event_listener::Event as Notify;
 use futures_lite::future;
 use wsduplex_core::Connection;
 use wsduplex_core::driver::{
     Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, goal,
 };
 
+use crate::change::Changes;
+use crate::side::Side;
 use crate::{Io, timed};
 
 thread_local! {
@@ -136,9 +136,9 @@ impl<H: Io> WriteSide<H> {
 /// names it `Shared<S>` for its own stream type (`type Shared<S> = wsduplex_async::Shared<Half<S>>`).
 pub struct Shared<H> {
     driver: SyncMutex<Driver>,
-    changed: Notify,
-    reader: Mutex<ReadSide<H>>,
-    writer: Mutex<WriteSide<H>>,
+    changed: Changes,
+    reader: Side<ReadSide<H>>,
+    writer: Side<WriteSide<H>>,
     write_timeout: Duration,
 }
 
@@ -157,9 +157,9 @@ impl<H: Io> Shared<H> {
         let (r, w) = H::pair(stream);
         Ok(Arc::new(Shared {
             driver: SyncMutex::new(driver),
-            changed: Notify::new(),
-            reader: Mutex::new(ReadSide { stream: r, size: config.read_buffer_size.max(1) }),
-            writer: Mutex::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
+            changed: Changes::default(),
+            reader: Side::new(ReadSide { stream: r, size: config.read_buffer_size.max(1) }),
+            writer: Side::new(WriteSide { stream: w, outbox: Outbox::default(), closed: false }),
             write_timeout: config.write_timeout,
         }))
     }
@@ -171,7 +171,7 @@ impl<H: Io> Shared<H> {
 
     /// Wakes every task waiting for a change.
     pub fn notify(&self) {
-        self.changed.notify(usize::MAX);
+        self.changed.notify();
     }
 
     /// Wakes the receiving task a `Sender` left its message to: its round listens for
@@ -221,7 +221,7 @@ impl<H: Io> Shared<H> {
     /// in the kernel.
     fn take_handed_off_input(&self) {
         // A reader holding the read side reads itself.
-        let Some(mut r) = self.reader.try_lock() else { return };
+        let Some(mut r) = self.reader.take_now(&self.changed) else { return };
         if !self.driver().take_handoff() {
             return;
         }
@@ -244,7 +244,7 @@ impl<H: Io> Shared<H> {
         // Dropped with the future too: a cancelled flush is no longer writing.
         let _writing = Writing::new(self);
         loop {
-            let mut w = self.writer.lock().await;
+            let mut w = self.writer.take(&self.changed).await;
             self.write_out(&mut w, Some(self.write_timeout)).await?;
             // No notification: the outbox is empty (nobody's output is stranded) and a
             // shutdown was announced where it was written. A task waiting in `drive` would only
@@ -261,7 +261,7 @@ impl<H: Io> Shared<H> {
     /// it (with its own waker), and a plain function keeps this write's future out of every
     /// `drive` future (memory per idle connection).
     fn try_flush(&self) -> Result<(), SocketError> {
-        if let Some(mut w) = self.writer.try_lock() {
+        if let Some(mut w) = self.writer.take_now(&self.changed) {
             let write = std::pin::pin!(self.write_out(&mut w, None));
             if let Poll::Ready(Err(e)) = write.poll(&mut Context::from_waker(std::task::Waker::noop())) {
                 return Err(e);
@@ -303,8 +303,9 @@ impl<H: Io> Shared<H> {
                     Next::Wait { .. } => changed = Some(self.changed.listen()),
                 }
             };
-            let mut reader = if plan.is_some() { self.reader.try_lock() } else { None };
-            let mut writer = self.writer.try_lock().filter(|w| has_output || !w.outbox.is_empty());
+            // Queued for the read side: this round listens, and its holder's release ends it.
+            let mut reader = if plan.is_some() { self.reader.take_or_queue(&self.changed) } else { None };
+            let mut writer = self.writer.take_now(&self.changed).filter(|w| has_output || !w.outbox.is_empty());
             // Holding the read side, this round writes what a `Sender` leaves to it (the
             // driver's `Sent::Delegated`); output it must write before returning anything is
             // bounded by the write timeout, as the sender's own write would have been.
@@ -384,7 +385,7 @@ impl<H: Io> Shared<H> {
     /// Gives up: no Close frame; the stream is shut down at once.
     pub async fn abort(&self) {
         self.driver().abort();
-        if let Some(mut w) = self.writer.try_lock() {
+        if let Some(mut w) = self.writer.take_now(&self.changed) {
             // Abandon a half-written frame: nothing more goes out after an abort.
             w.outbox.clear();
         }

@@ -291,8 +291,11 @@ impl Connection {
             inc.claimed = inc.claimed.saturating_add(h.len);
             if !inc.streaming && inc.inflating.is_none() {
                 // The payload stays here until the frame ends: room for it now (within a
-                // bound) rather than copying as the buffer doubles.
-                self.recv.buf.reserve(h.len.min(RESERVE_AHEAD) as usize);
+                // bound) rather than copying as the buffer doubles. `reserve` counts from what
+                // is buffered, which may hold the payload already: asking for all of it again
+                // made every small frame grow its buffer once more.
+                let wanted = h.len.min(RESERVE_AHEAD) as usize;
+                self.recv.buf.reserve(wanted.saturating_sub(self.recv.buf.len()));
             }
         }
     }
@@ -441,7 +444,14 @@ impl Connection {
         } else {
             self.report_boundaries(self.stats.received.payload_bytes);
             if frame_done {
-                let payload = self.recv.buf.split_to(ready);
+                let payload = if ready == self.recv.buf.len() {
+                    // The frame ends the input: the buffer itself becomes the message, without
+                    // the shared header (an allocation) a split would give it; the next read
+                    // starts a new one, as it does after any read that ends on a frame.
+                    std::mem::take(&mut self.recv.buf)
+                } else {
+                    self.recv.buf.split_to(ready)
+                };
                 if fin && inc.assembly.is_empty() {
                     self.deliver(inc.kind, payload.freeze())?;
                 } else {
