@@ -1,5 +1,6 @@
-//! The async socket: the driver behind a (never awaited-across) mutex, async locks for the
-//! read and write halves, and a notification for whoever waits while another task reads.
+//! The async socket: the driver behind a (never awaited-across) mutex, the read and write
+//! sides each held by one task at a time (`side`), and a notification for whoever waits
+//! while another task reads (`change`).
 //! What to do is the driver's to say (`wsduplex_core::driver`); how to wait is the runtime's
 //! ([`Io`]); this file only awaits.
 
