@@ -278,12 +278,12 @@ impl<H: Io> Shared<H> {
     pub async fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
         loop {
             let (mut changed, mut flushed) = (None, false);
-            let (deadline, has_output, plan, draining, split) = loop {
-                let (next, has_output, plan, draining, split) = {
+            let (deadline, unwritten, plan, draining, split) = loop {
+                let (next, unwritten, plan, draining, split) = {
                     let mut d = self.driver();
                     let next = d.poll_goal(&mut goal, flushed);
                     let plan = d.may_read().then(|| d.read_plan(true));
-                    (next, d.has_output(), plan, d.must_drain(), d.has_sender())
+                    (next, d.has_unwritten(), plan, d.must_drain(), d.has_sender())
                 };
                 match next {
                     Next::Ready { value, flush } => {
@@ -297,7 +297,7 @@ impl<H: Io> Shared<H> {
                         flushed = true;
                     }
                     Next::Wait { deadline } if changed.is_some() => {
-                        break (deadline, has_output, plan, draining, split);
+                        break (deadline, unwritten, plan, draining, split);
                     }
                     // Listen, then look again: no notification in between is lost. Calls that
                     // find an event waiting (most of them) need no listener at all.
@@ -306,7 +306,9 @@ impl<H: Io> Shared<H> {
             };
             // Queued for the read side: this round listens, and its holder's release ends it.
             let mut reader = if plan.is_some() { self.reader.take_or_queue(&self.changed) } else { None };
-            let mut writer = self.writer.take_now(&self.changed).filter(|w| has_output || !w.outbox.is_empty());
+            // Taken only with something to write: a round that waits for input leaves the write
+            // side alone.
+            let mut writer = if unwritten { self.writer.take_now(&self.changed) } else { None };
             // Holding the read side, this round writes what a `Sender` leaves to it (the
             // driver's `Sent::Delegated`); output it must write before returning anything is
             // bounded by the write timeout, as the sender's own write would have been.

@@ -30,7 +30,8 @@ type UnixSocket = Arc<Async<std::os::unix::net::UnixStream>>;
 /// stay vectored.
 pub(crate) struct Half<S> {
     inner: Inner<S>,
-    /// The last read of this half found nothing: the next one first waits for readability.
+    /// The last read of this half found nothing, or little ([`SMALL_READ`]): the next one
+    /// first waits for readability.
     drained: bool,
 }
 
@@ -129,16 +130,23 @@ impl<S: AsyncStream> wsduplex_async::Io for Half<S> {
     }
 }
 
-/// Reads a socket: first the read, and only once one finds nothing, the wait for readability.
+/// A read that returned fewer bytes than this (and less than it asked for) is taken to have
+/// drained a peer that sends little at a time: the next read waits for readability first.
+const SMALL_READ: usize = 4 << 10;
+
+/// Reads a socket: first the read, and the wait for readability only once a read found
+/// nothing or returned a small part of what it asked for.
 ///
-/// async-io's own `poll_read` does the same, but its readiness remembers the event that woke
-/// the task until the next wait, which then returns at once and reads for nothing a second
-/// time: three `recvfrom` per message on a request/response connection (the data and two that
-/// find nothing), two here. The wakeup's event is taken by the wait it ends, before the read.
-/// Waiting first after a read that returned less than it asked for (as tokio does) would save
-/// the other one, but on async-io every wait re-arms the registration and goes through the
-/// reactor: the seed stream, whose short reads are followed by more data at once, measured
-/// 1.04x the time with it (`bench/pairs.py`, 20 pairs of `seed-run wsduplex-async 5`).
+/// async-io's own `poll_read` reads first and waits only after a read found nothing, and its
+/// readiness remembers the event that woke the task until the next wait, which then returns at
+/// once and reads for nothing a second time: three `recvfrom` per message on a
+/// request/response connection (the data and two that find nothing). Here the wakeup's event
+/// is taken by the wait it ends, and a small short read (a request, an acknowledgement) is
+/// followed by a wait, not a read: one `recvfrom` per message. A large short read is followed
+/// by a read: on async-io every wait re-arms the registration and goes through the reactor,
+/// and the seed stream, whose short reads are followed by more data at once, measured 1.04x
+/// the time when every short read was followed by a wait (`bench/pairs.py`, 20 pairs of
+/// `seed-run wsduplex-async 5`).
 fn poll_read_socket<T>(
     a: &Async<T>,
     drained: &mut bool,
@@ -156,6 +164,10 @@ where
         }
         match a.get_ref().read(buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => *drained = true,
+            Ok(n) => {
+                *drained = n > 0 && n < buf.len() && n < SMALL_READ;
+                return Poll::Ready(Ok(n));
+            }
             res => return Poll::Ready(res),
         }
     }

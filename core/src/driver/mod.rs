@@ -235,8 +235,9 @@ crate::config::setters!(SocketConfig {} optional {
 #[derive(Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Next<T> {
-    /// The goal is reached. If `flush`, every event received is handed out: write what the
-    /// application fed in reply before returning, so a batch of replies leaves in one write.
+    /// The goal is reached. If `flush`, every event received is handed out and output is
+    /// queued: write what the application fed in reply before returning, so a batch of replies
+    /// leaves in one write.
     Ready {
         /// What the goal produced.
         value: T,
@@ -410,6 +411,9 @@ pub struct Driver {
     flusher: Flusher,
     /// Output was left to the flusher ([`Sent::Delegated`]) and is not all written yet.
     delegated: bool,
+    /// The write side's outbox held bytes (or a shutdown) after its last refill: it may still.
+    /// It asks for a refill whenever it runs empty, so false means it is empty.
+    outbox_busy: bool,
     /// `Sender`s alive (0 or 1): while one is, final replies may still come from it.
     senders: usize,
     /// Writes they completed: how a reader tells a writer that moves from one that is stuck.
@@ -432,6 +436,7 @@ impl Driver {
             streaming: false,
             flusher: Flusher::None,
             delegated: false,
+            outbox_busy: false,
             senders: 0,
             writes: 0,
             handed_off: false,
@@ -482,6 +487,13 @@ impl Driver {
         self.conn.has_transmit() || self.tls.as_deref().is_some_and(Tls::wants_write)
     }
 
+    /// True if anything may be waiting to be written: [`Driver::has_output`], or bytes (or a
+    /// shutdown) the write side's outbox took and has not written yet. False means a writer
+    /// would find nothing to do.
+    pub fn has_unwritten(&self) -> bool {
+        self.has_output() || self.outbox_busy
+    }
+
     /// The connection.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -504,7 +516,9 @@ impl Driver {
         if !self.must_drain()
             && let Some(value) = goal(&mut self.conn)
         {
-            return Next::Ready { value, flush: !self.conn.has_event() };
+            // Nothing queued, nothing to write: most receives of a request/response exchange.
+            let flush = !self.conn.has_event() && self.has_unwritten();
+            return Next::Ready { value, flush };
         }
         if !flushed && self.has_output() {
             return Next::Flush;
@@ -676,6 +690,7 @@ impl Driver {
     /// at a shutdown (which waits for the bytes before it).
     pub fn refill(&mut self, outbox: &mut Outbox) {
         outbox.refill(&mut self.conn, self.tls.as_deref_mut());
+        self.outbox_busy = !outbox.is_empty();
         if outbox.is_empty() {
             // The writer asks only once its outbox is written, and the connection had nothing.
             self.delegated = false;
@@ -702,6 +717,7 @@ impl Driver {
         while self.conn.poll_transmit().is_some() {}
         outbox.clear();
         self.delegated = false;
+        self.outbox_busy = false;
         SocketError::Io(error)
     }
 

@@ -52,7 +52,28 @@ fn a_goal_reached_flushes_only_once_the_batch_of_events_is_handed_out() {
     d.on_read(t0, Ok(&input));
     // The replies to "one" wait for "two": they leave in one write.
     assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: false }));
+    let reply = Command::Send(Message::Binary(vec![1u8; 8].into()));
+    assert!(matches!(d.command(Instant::now, &reply, false), Sent::Queued));
     assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: true }));
+}
+
+#[test]
+fn a_goal_reached_with_nothing_queued_writes_nothing() {
+    let t0 = Instant::now();
+    let mut d = server(t0);
+    d.on_read(t0, Ok(&client_frame(0x1, b"one")));
+    assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: false }));
+    // Bytes the write side took and could not write yet are queued too.
+    let mut outbox = Outbox::default();
+    let reply = Command::Send(Message::Binary(vec![1u8; 8].into()));
+    assert!(matches!(d.command(Instant::now, &reply, false), Sent::Queued));
+    assert_eq!(outbox.next(|o| d.refill(o)), WriteStep::Write);
+    assert!(!d.has_output());
+    d.on_read(t0, Ok(&client_frame(0x1, b"two")));
+    assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: true }));
+    let _ = written(&mut d, &mut outbox);
+    d.on_read(t0, Ok(&client_frame(0x1, b"three")));
+    assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: false }));
 }
 
 #[test]
