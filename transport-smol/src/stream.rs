@@ -145,8 +145,8 @@ const SMALL_READ: usize = 4 << 10;
 /// followed by a wait, not a read: one `recvfrom` per message. A large short read is followed
 /// by a read: on async-io every wait re-arms the registration and goes through the reactor,
 /// and the seed stream, whose short reads are followed by more data at once, measured 1.04x
-/// the time when every short read was followed by a wait (`bench/pairs.py`, 20 pairs of
-/// `seed-run wsduplex-async 5`).
+/// the time when every short read was followed by a wait, 1.06x with a 16 KiB bound and
+/// 0.997x with this one (`bench/pairs.py`, 20-24 pairs of `seed-run wsduplex-async 5`).
 fn poll_read_socket<T>(
     a: &Async<T>,
     drained: &mut bool,
