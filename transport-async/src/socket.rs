@@ -242,6 +242,9 @@ impl<H: Io> Shared<H> {
     /// Writes all queued output, waiting (each write bounded by the write timeout) on a slow
     /// peer. Application calls (sends, closes) use it.
     pub async fn flush(&self) -> Result<(), SocketError> {
+        if self.write_small_now()? {
+            return Ok(());
+        }
         // Dropped with the future too: a cancelled flush is no longer writing.
         let _writing = Writing::new(self);
         loop {
@@ -255,6 +258,36 @@ impl<H: Io> Shared<H> {
                 return Ok(());
             }
         }
+    }
+
+    /// Writes small queued output at once if the write side is free ([`Driver::refill_small`]):
+    /// true if all of it went. What did not go stays in the outbox for the writer `flush`
+    /// waits as, which resumes at the same byte.
+    fn write_small_now(&self) -> Result<bool, SocketError> {
+        let Some(mut w) = self.writer.take_now(&self.changed) else { return Ok(false) };
+        if !self.driver().refill_small(&mut w.outbox) {
+            return Ok(false);
+        }
+        // Polled with a waker that does nothing: whatever waits is `flush`'s to wait for.
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        let WriteSide { stream, outbox, .. } = &mut *w;
+        let written = outbox.write_now(|bufs| match stream.poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        });
+        match written {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => return Err(self.write_failed(&mut w, e)),
+        }
+        match w.stream.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Err(self.write_failed(&mut w, e)),
+            Poll::Pending => return Ok(false),
+        }
+        // Tells the driver the outbox is empty; anything queued meanwhile is `flush`'s.
+        self.driver().refill(&mut w.outbox);
+        Ok(w.outbox.is_empty())
     }
 
     /// Writes what goes without waiting, unless another task is writing. One poll with a

@@ -235,6 +235,9 @@ impl Connection {
                     self.recv.buf.advance(n);
                     if h.opcode.is_control() {
                         self.stats.received.control_frames += 1;
+                    } else if self.is_whole_message(&h) {
+                        self.whole_message(&h)?;
+                        continue;
                     } else {
                         self.begin_data_frame(&h);
                     }
@@ -267,6 +270,54 @@ impl Connection {
         }
         self.recv.buf.clear();
         self.recv.premasked = 0;
+        Ok(())
+    }
+
+    /// A single-frame message (FIN, not a continuation, not compressed) entirely in the
+    /// buffer, in whole-message delivery: most small messages. It becomes its event at once,
+    /// without the per-frame bookkeeping `data_step` keeps for messages that arrive in pieces.
+    fn is_whole_message(&self, h: &Header) -> bool {
+        h.fin
+            && h.rsv == 0
+            && h.opcode != OpCode::Continuation
+            && self.config.delivery == Delivery::Messages
+            && self.recv.premasked == 0
+            && self.recv.buf.len() as u64 >= h.len
+            // Text is validated whole here, and piece by piece between boundaries there: a
+            // boundary before an invalid byte is reported there. None may fall in (or at the
+            // end of: a truncated code point fails after it) a text frame taken whole.
+            && (h.opcode == OpCode::Binary || self.chunking.until_next(self.stats.received.payload_bytes) > h.len)
+    }
+
+    /// Delivers the message [`Self::is_whole_message`] found: what `data_step` does for it in
+    /// one step, with the same events in the same order (boundaries crossed, then the
+    /// message), the same counts and the same errors (tests/properties.rs).
+    fn whole_message(&mut self, h: &Header) -> Result<(), PeerError> {
+        let len = h.len as usize;
+        if let Some(key) = h.mask {
+            frame::apply_mask(&mut self.recv.buf[..len], key, 0);
+        }
+        let payload = if len == self.recv.buf.len() {
+            // As in `data_step`: the buffer itself becomes the message.
+            std::mem::take(&mut self.recv.buf)
+        } else {
+            self.recv.buf.split_to(len)
+        }
+        .freeze();
+        let message = match h.opcode {
+            OpCode::Text => {
+                Message::Text(Text::from_utf8(payload).map_err(|_| PeerError::InvalidUtf8("text message"))?)
+            }
+            _ => Message::Binary(payload),
+        };
+        let received = &mut self.stats.received;
+        received.data_frames += 1;
+        received.payload_bytes += h.len;
+        received.wire_bytes += h.len;
+        received.messages += 1;
+        let total = received.payload_bytes;
+        self.report_boundaries(total);
+        self.events.push_back(Event::Message(message));
         Ok(())
     }
 

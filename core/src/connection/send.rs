@@ -173,7 +173,8 @@ impl Connection {
         self.send_control(OpCode::Pong, payload)
     }
 
-    fn check_can_send(&self) -> Result<(), LocalError> {
+    /// Why a data message would be refused now, before anything is taken from it.
+    pub(crate) fn check_can_send(&self) -> Result<(), LocalError> {
         if !matches!(self.phase, Phase::Open | Phase::CloseReceived) {
             return Err(LocalError::NotOpen(self.state()));
         }

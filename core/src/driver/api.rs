@@ -50,12 +50,14 @@ macro_rules! socket_api {
             /// Issues `command`, writing out while the outgoing buffer is full (this is where
             /// a send waits), then everything if `flush`.
             $($a)? fn command(&self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
+                let changes_deadline = command.changes_deadline();
+                let mut command = command;
                 loop {
-                    let sent = self.0.driver().command($clock, &command, flush);
+                    let sent = self.0.driver().command($clock, command, flush);
                     match sent {
                         $crate::driver::Sent::Queued => return Ok(()),
                         $crate::driver::Sent::Flush => {
-                            if command.changes_deadline() {
+                            if changes_deadline {
                                 self.0.notify();
                             }
                             return self.0.flush()$(.$aw)?;
@@ -66,7 +68,10 @@ macro_rules! socket_api {
                             }
                             return Ok(());
                         }
-                        $crate::driver::Sent::FlushAndRetry => self.0.flush()$(.$aw)??,
+                        $crate::driver::Sent::FlushAndRetry(back) => {
+                            self.0.flush()$(.$aw)??;
+                            command = back;
+                        }
                         $crate::driver::Sent::Refused(e) => return Err(e),
                     }
                 }

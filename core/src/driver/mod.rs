@@ -283,9 +283,9 @@ pub enum Sent {
     Queued,
     /// Queued: write everything out before returning.
     Flush,
-    /// Not queued: the outgoing buffer is full. Write everything out, then issue the same
-    /// command again.
-    FlushAndRetry,
+    /// Not queued: the outgoing buffer is full. Write everything out, then issue the
+    /// command, given back here, again.
+    FlushAndRetry(Command),
     /// Queued, and left to the receiver waiting in `drive` ([`Driver::start_waiting`]), which
     /// writes everything queued, many messages in one write, before it returns anything: a
     /// `Sender`'s send returns at once. If `wake`, wake that receiver (`wake_flusher`: it is
@@ -689,12 +689,28 @@ impl Driver {
     /// Moves the connection's output into `outbox`, up to a vectored write's worth, stopping
     /// at a shutdown (which waits for the bytes before it).
     pub fn refill(&mut self, outbox: &mut Outbox) {
-        outbox.refill(&mut self.conn, self.tls.as_deref_mut());
+        // Asked after every write, when most often nothing more was queued.
+        if self.has_output() {
+            outbox.refill(&mut self.conn, self.tls.as_deref_mut());
+        }
         self.outbox_busy = !outbox.is_empty();
         if outbox.is_empty() {
             // The writer asks only once its outbox is written, and the connection had nothing.
             self.delegated = false;
         }
+    }
+
+    /// Refills an empty `outbox` ([`Driver::refill`]) when what is queued is small (under
+    /// [`HANDOFF_MIN_WRITE`]): a write of it holds the socket for microseconds, so its writer
+    /// need not count itself ([`Driver::start_writing`]) for a reader to leave input to, and
+    /// it can be tried at once, without waiting: most sends of small messages end there.
+    /// False, with nothing moved: flush as a writer.
+    pub fn refill_small(&mut self, outbox: &mut Outbox) -> bool {
+        if !outbox.is_empty() || self.conn.send_buffered() >= HANDOFF_MIN_WRITE || self.tls.is_some() {
+            return false;
+        }
+        self.refill(outbox);
+        true
     }
 
     /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A
@@ -725,16 +741,25 @@ impl Driver {
     /// the next write (a send, a flush, a close, or `recv` handing out its last event).
     /// `now` is asked only by a command that starts a timer (a close): a clock read per
     /// message was 9% of a small-message echo's time on a machine whose clock is slow to read.
-    pub fn command(&mut self, now: impl FnOnce() -> Instant, command: &Command, flush: bool) -> Sent {
+    ///
+    /// The command is taken by value and given back only when the buffer is full
+    /// ([`Sent::FlushAndRetry`]): a copy kept for that retry cost every send an allocation
+    /// (the first clone of a received payload's `Bytes` makes it shared).
+    pub fn command(&mut self, now: impl FnOnce() -> Instant, command: Command, flush: bool) -> Sent {
         let c = &mut self.conn;
+        let data = matches!(command, Command::Send(_) | Command::Fragment { .. });
+        if data && let Err(LocalError::SendBufferFull { .. }) = c.check_can_send() {
+            return Sent::FlushAndRetry(command);
+        }
+        let close = matches!(command, Command::Close(_));
         let result = match command {
-            Command::Send(m) => c.send(m.clone()),
-            Command::Fragment { kind, data, end_of_message } => c.send_fragment(*kind, data.clone(), *end_of_message),
-            Command::Ping(payload) => c.ping(payload.clone()),
-            Command::Close(frame) => c.close(now(), frame.clone()),
+            Command::Send(m) => c.send(m),
+            Command::Fragment { kind, data, end_of_message } => c.send_fragment(kind, data, end_of_message),
+            Command::Ping(payload) => c.ping(payload),
+            Command::Close(frame) => c.close(now(), frame),
         };
         match result {
-            Ok(()) if flush && self.may_delegate(command) => {
+            Ok(()) if flush && data && self.may_delegate() => {
                 self.delegated = true;
                 // Woken once per wait: from the wakeup on, the receiver writes everything
                 // queued before it returns anything (`must_drain`), so waking it again would
@@ -746,21 +771,17 @@ impl Driver {
                 }
                 Sent::Delegated { wake }
             }
-            Ok(()) if flush || matches!(command, Command::Close(_)) => Sent::Flush,
+            Ok(()) if flush || close => Sent::Flush,
             Ok(()) => Sent::Queued,
-            Err(LocalError::SendBufferFull { .. }) => Sent::FlushAndRetry,
             Err(e) => Sent::Refused(self.refused(e)),
         }
     }
 
-    /// A `Sender`'s message may be left to the receiver waiting in `drive`: a split socket
-    /// (the caller is the `Sender`), a flusher waiting, a data message, and not too much
-    /// queued. One system call then writes what many sends queued.
-    fn may_delegate(&self, command: &Command) -> bool {
-        self.senders > 0
-            && self.flusher != Flusher::None
-            && matches!(command, Command::Send(_) | Command::Fragment { .. })
-            && self.conn.send_buffered() <= DELEGATE_MAX
+    /// A `Sender`'s data message may be left to the receiver waiting in `drive`: a split
+    /// socket (the caller is the `Sender`), a flusher waiting, and not too much queued. One
+    /// system call then writes what many sends queued.
+    fn may_delegate(&self) -> bool {
+        self.senders > 0 && self.flusher != Flusher::None && self.conn.send_buffered() <= DELEGATE_MAX
     }
 
     /// A command refused because the connection ended reports how it ended.

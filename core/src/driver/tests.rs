@@ -53,7 +53,7 @@ fn a_goal_reached_flushes_only_once_the_batch_of_events_is_handed_out() {
     // The replies to "one" wait for "two": they leave in one write.
     assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: false }));
     let reply = Command::Send(Message::Binary(vec![1u8; 8].into()));
-    assert!(matches!(d.command(Instant::now, &reply, false), Sent::Queued));
+    assert!(matches!(d.command(Instant::now, reply, false), Sent::Queued));
     assert!(matches!(d.poll_goal(goal::event, false), Next::Ready { value: Some(Event::Message(_)), flush: true }));
 }
 
@@ -66,7 +66,7 @@ fn a_goal_reached_with_nothing_queued_writes_nothing() {
     // Bytes the write side took and could not write yet are queued too.
     let mut outbox = Outbox::default();
     let reply = Command::Send(Message::Binary(vec![1u8; 8].into()));
-    assert!(matches!(d.command(Instant::now, &reply, false), Sent::Queued));
+    assert!(matches!(d.command(Instant::now, reply, false), Sent::Queued));
     assert_eq!(outbox.next(|o| d.refill(o)), WriteStep::Write);
     assert!(!d.has_output());
     d.on_read(t0, Ok(&client_frame(0x1, b"two")));
@@ -81,7 +81,7 @@ fn queued_output_is_written_once_before_waiting() {
     let t0 = Instant::now();
     let mut d = server(t0);
     assert_eq!(d.poll_goal(goal::event, false), Next::Wait { deadline: None });
-    assert!(matches!(d.command(|| t0, &Command::Send(Message::Text(Text::from("x"))), false), Sent::Queued));
+    assert!(matches!(d.command(|| t0, Command::Send(Message::Text(Text::from("x"))), false), Sent::Queued));
     // The peer may be waiting for what was fed: write it before waiting for input.
     assert_eq!(d.poll_goal(goal::event, false), Next::Flush);
     // What did not fit is the write side's to finish: this round waits.
@@ -93,7 +93,7 @@ fn a_wait_ends_at_the_connections_next_deadline() {
     let t0 = Instant::now();
     let config = Config { close_timeout: Duration::from_secs(3), ..Config::default() };
     let mut d = client(config, t0);
-    assert!(matches!(d.command(|| t0, &Command::Close(CloseFrame::normal()), true), Sent::Flush));
+    assert!(matches!(d.command(|| t0, Command::Close(CloseFrame::normal()), true), Sent::Flush));
     let deadline = t0 + Duration::from_secs(3);
     assert!(matches!(d.poll_goal(goal::released, true), Next::Wait { deadline: Some(d) } if d == deadline));
     d.on_timer(deadline - Duration::from_nanos(1));
@@ -105,7 +105,7 @@ fn a_wait_ends_at_the_connections_next_deadline() {
 /// A flush of a large message begins, as a streaming sender's does.
 fn start_streaming(d: &mut Driver) {
     let big = Message::Binary(vec![0u8; HANDOFF_MIN_WRITE].into());
-    assert!(matches!(d.command(Instant::now, &Command::Send(big), true), Sent::Flush));
+    assert!(matches!(d.command(Instant::now, Command::Send(big), true), Sent::Flush));
     d.start_writing();
 }
 
@@ -127,7 +127,7 @@ fn a_small_write_leaves_the_reader_reading() {
     // more than the contention they avoid.
     let mut d = server(Instant::now());
     let small = Message::Binary(vec![0u8; HANDOFF_MIN_WRITE - 100].into());
-    assert!(matches!(d.command(Instant::now, &Command::Send(small), true), Sent::Flush));
+    assert!(matches!(d.command(Instant::now, Command::Send(small), true), Sent::Flush));
     d.start_writing();
     assert_eq!(d.read_plan(true), ReadPlan::Read);
     assert!(!d.stop_writing());
@@ -191,7 +191,7 @@ fn a_read_fires_the_timers_that_are_due() {
     let t0 = Instant::now();
     let config = Config { close_timeout: Duration::from_secs(1), ..Config::default() };
     let mut d = client(config, t0);
-    let _ = d.command(|| t0, &Command::Close(CloseFrame::normal()), true);
+    let _ = d.command(|| t0, Command::Close(CloseFrame::normal()), true);
     d.on_read(t0 + Duration::from_secs(1), Err(ErrorKind::WouldBlock.into()));
     assert_eq!(d.connection().outcome(), Some(&Outcome::TimedOut(Timer::Close)));
 }
@@ -206,7 +206,7 @@ fn a_timed_out_write_aborts_however_the_platform_says_it() {
     for kind in [ErrorKind::TimedOut, ErrorKind::WouldBlock] {
         let mut d = server(t0);
         let mut outbox = Outbox::default();
-        let _ = d.command(|| t0, &Command::Send(Message::Binary(Bytes::from(vec![0; 1000]))), true);
+        let _ = d.command(|| t0, Command::Send(Message::Binary(Bytes::from(vec![0; 1000]))), true);
         d.refill(&mut outbox);
         let e = d.write_failed(t0, &mut outbox, kind.into());
         assert!(matches!(&e, SocketError::Io(e) if e.kind() == ErrorKind::TimedOut), "{kind:?}: {e:?}");
@@ -241,7 +241,7 @@ fn a_partial_write_resumes_at_the_same_byte() {
     let t0 = Instant::now();
     let mut d = server(t0);
     let mut outbox = Outbox::default();
-    let _ = d.command(|| t0, &Command::Send(Message::Binary(Bytes::from(vec![1, 2, 3, 4]))), true);
+    let _ = d.command(|| t0, Command::Send(Message::Binary(Bytes::from(vec![1, 2, 3, 4]))), true);
     assert_eq!(outbox.next(|o| d.refill(o)), WriteStep::Write);
     assert!(matches!(outbox.on_write(Ok(3), false), Written::Progress));
     let (rest, _) = written(&mut d, &mut outbox);
@@ -257,7 +257,7 @@ fn writes_of_any_size_resume_at_the_same_byte_and_the_disconnect_waits() {
     let loaded = |close_reply| {
         let mut d = Driver::new(Connection::server_established(Config { close_reply, ..Config::default() }, t0));
         for i in 0..5u8 {
-            let _ = d.command(|| t0, &Command::Send(Message::Binary(Bytes::from(vec![i; 5000]))), false);
+            let _ = d.command(|| t0, Command::Send(Message::Binary(Bytes::from(vec![i; 5000]))), false);
         }
         d
     };
@@ -302,13 +302,13 @@ fn a_disconnect_shuts_down_both_directions_a_client_waiting_for_eof_only_its_wri
     let mut d = server(t0);
     let mut outbox = Outbox::default();
     d.on_read(t0, Ok(&client_frame(0x8, &1000u16.to_be_bytes())));
-    let _ = d.command(|| t0, &Command::Close(CloseFrame::normal()), true);
+    let _ = d.command(|| t0, Command::Close(CloseFrame::normal()), true);
     let (bytes, shutdowns) = written(&mut d, &mut outbox);
     assert_eq!(bytes, vec![0x88, 2, 0x03, 0xe8]);
     assert_eq!(shutdowns, vec![Shutdown::Both]);
 
     let mut d = client(Config::default(), t0);
-    let _ = d.command(|| t0, &Command::Close(CloseFrame::normal()), true);
+    let _ = d.command(|| t0, Command::Close(CloseFrame::normal()), true);
     d.on_read(t0, Ok(&[0x88, 2, 0x03, 0xe8]));
     let (_, shutdowns) = written(&mut d, &mut outbox);
     assert_eq!(shutdowns, vec![Shutdown::Write], "the client half-closes and waits for the server's EOF");
@@ -324,15 +324,17 @@ fn sends_feed_and_a_full_buffer() {
     let config = Config { send_buffer_limit: 100, ..Config::default() };
     let mut d = client(config, t0);
     let big = Command::Send(Message::Binary(Bytes::from(vec![0; 200])));
-    assert!(matches!(d.command(|| t0, &big, false), Sent::Queued), "one message always fits");
-    assert!(matches!(d.command(|| t0, &big, false), Sent::FlushAndRetry));
+    assert!(!big.changes_deadline());
+    assert!(matches!(d.command(|| t0, big.clone(), false), Sent::Queued), "one message always fits");
+    // Refused whole, and given back to be sent again once the buffer is written.
+    let Sent::FlushAndRetry(back) = d.command(|| t0, big, false) else { panic!("a full buffer refuses") };
+    assert!(matches!(&back, Command::Send(m) if m.len() == 200));
     let mut outbox = Outbox::default();
     let _ = written(&mut d, &mut outbox);
-    assert!(matches!(d.command(|| t0, &big, true), Sent::Flush));
-    // A close is written at once even from `feed`'s side of the API.
-    assert!(matches!(d.command(|| t0, &Command::Close(CloseFrame::normal()), false), Sent::Flush));
+    assert!(matches!(d.command(|| t0, back, true), Sent::Flush));
+    // A close is written at once even from `feed`'s side of the API, full buffer or not.
+    assert!(matches!(d.command(|| t0, Command::Close(CloseFrame::normal()), false), Sent::Flush));
     assert!(Command::Close(CloseFrame::normal()).changes_deadline());
-    assert!(!big.changes_deadline());
 }
 
 #[test]
@@ -340,14 +342,14 @@ fn a_send_after_the_connection_failed_says_how_it_ended() {
     let t0 = Instant::now();
     let mut d = server(t0);
     d.on_read(t0, Err(ErrorKind::ConnectionReset.into()));
-    match d.command(|| t0, &Command::Send(Message::Text(Text::from("late"))), true) {
+    match d.command(|| t0, Command::Send(Message::Text(Text::from("late"))), true) {
         Sent::Refused(SocketError::Closed(Outcome::Abnormal)) => {}
         other => panic!("{other:?}"),
     }
     // After a clean close it is the application's mistake, said as such.
     let mut d = server(t0);
-    let _ = d.command(|| t0, &Command::Close(CloseFrame::normal()), true);
-    match d.command(|| t0, &Command::Send(Message::Text(Text::from("late"))), true) {
+    let _ = d.command(|| t0, Command::Close(CloseFrame::normal()), true);
+    match d.command(|| t0, Command::Send(Message::Text(Text::from("late"))), true) {
         Sent::Refused(SocketError::Local(LocalError::NotOpen(State::CloseSent))) => {}
         other => panic!("{other:?}"),
     }
@@ -495,7 +497,7 @@ fn the_peers_close_is_answered_when_nothing_can_send_any_more() {
     d.on_read(t0, Ok(&close));
     let _ = goal::event(d.connection_mut());
     assert!(!d.receiving_alone(|| t0), "a Sender is alive");
-    assert!(matches!(d.command(|| t0, &Command::Send(Message::Text(Text::from("final"))), true), Sent::Flush));
+    assert!(matches!(d.command(|| t0, Command::Send(Message::Text(Text::from("final"))), true), Sent::Flush));
     assert!(d.sender_dropped(|| t0), "nothing can send any more");
     let (bytes, _) = written(&mut d, &mut Outbox::default());
     assert!(bytes.starts_with(b"\x81\x05final\x88\x02\x03\xE9"), "the final reply, then our Close: {bytes:?}");
@@ -508,7 +510,7 @@ fn the_peers_close_is_answered_when_nothing_can_send_any_more() {
 }
 
 fn send(d: &mut Driver, len: usize) -> Sent {
-    d.command(Instant::now, &Command::Send(Message::Binary(vec![7u8; len].into())), true)
+    d.command(Instant::now, Command::Send(Message::Binary(vec![7u8; len].into())), true)
 }
 
 #[test]
@@ -536,10 +538,10 @@ fn a_senders_message_is_left_to_the_receiver_waiting_in_drive() {
     assert!(matches!(send(&mut d, 64), Sent::Delegated { wake: false }));
     // `feed` stays a feed.
     let m = Command::Send(Message::Binary(vec![1u8; 8].into()));
-    assert!(matches!(d.command(Instant::now, &m, false), Sent::Queued));
+    assert!(matches!(d.command(Instant::now, m, false), Sent::Queued));
     // Neither a close (its timer, and the caller waits for it) nor a ping is left.
-    assert!(matches!(d.command(Instant::now, &Command::Ping(Bytes::new()), true), Sent::Flush));
-    assert!(matches!(d.command(|| t0, &Command::Close(CloseFrame::normal()), true), Sent::Flush));
+    assert!(matches!(d.command(Instant::now, Command::Ping(Bytes::new()), true), Sent::Flush));
+    assert!(matches!(d.command(|| t0, Command::Close(CloseFrame::normal()), true), Sent::Flush));
 }
 
 #[test]
