@@ -36,13 +36,15 @@ struct ReadSide<H> {
 impl<H: Io> ReadSide<H> {
     /// Reads once into the thread's scratch buffer and hands the result to the driver in the
     /// same poll: nothing stays in the buffer between reads, and a future dropped after this
-    /// returns loses nothing.
-    fn poll_into(&mut self, cx: &mut Context<'_>, driver: &SyncMutex<Driver>) -> Poll<()> {
+    /// returns loses nothing. Returns the driver, still locked, for the caller to look at
+    /// what the input did.
+    fn poll_into<'d>(&mut self, cx: &mut Context<'_>, driver: &'d SyncMutex<Driver>) -> Poll<SyncGuard<'d, Driver>> {
         let stream = &mut self.stream;
         with_scratch(self.size, |buf| match stream.poll_read(cx, buf) {
             Poll::Ready(res) => {
-                lock(driver).on_read(Instant::now(), res.map(|n| &buf[..n]));
-                Poll::Ready(())
+                let mut d = lock(driver);
+                d.on_read(Instant::now(), res.map(|n| &buf[..n]));
+                Poll::Ready(d)
             }
             Poll::Pending => Poll::Pending,
         })
@@ -143,9 +145,11 @@ pub struct Shared<H> {
     write_timeout: Duration,
 }
 
-/// What ended a round of `drive`. `Read`: the driver has the result.
-enum Woke {
+/// What ended a round of `drive`. `Read`: the driver has the result; `Reached`: and it
+/// reached the goal (`Next::Ready`, looked at under the lock the read took).
+enum Woke<T> {
     Read,
+    Reached { value: T, flush: bool },
     HandedOff,
     Wrote(Result<(), SocketError>),
     Timer,
@@ -310,7 +314,12 @@ impl<H: Io> Shared<H> {
     /// next deadline and a notification from another task.
     pub async fn drive<T>(&self, mut goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
         loop {
-            let (mut changed, mut flushed) = (None, false);
+            // Listen, then look: no notification in between is lost. Listening first costs a
+            // call that finds an event waiting two atomic operations; looking again after
+            // listening cost every call that waits (an echo's every receive) a second look
+            // under the lock.
+            let mut changed = self.changed.listen();
+            let mut flushed = false;
             let (deadline, unwritten, plan, draining, split) = loop {
                 let (next, unwritten, plan, draining, split) = {
                     let mut d = self.driver();
@@ -328,13 +337,10 @@ impl<H: Io> Shared<H> {
                     Next::Flush => {
                         self.try_flush()?;
                         flushed = true;
+                        // Its own notification must not end the round it is about to wait in.
+                        changed = self.changed.listen();
                     }
-                    Next::Wait { deadline } if changed.is_some() => {
-                        break (deadline, unwritten, plan, draining, split);
-                    }
-                    // Listen, then look again: no notification in between is lost. Calls that
-                    // find an event waiting (most of them) need no listener at all.
-                    Next::Wait { .. } => changed = Some(self.changed.listen()),
+                    Next::Wait { deadline } => break (deadline, unwritten, plan, draining, split),
                 }
             };
             // Queued for the read side: this round listens, and its holder's release ends it.
@@ -349,52 +355,75 @@ impl<H: Io> Shared<H> {
             // that has none: `split` takes the `WebSocket` by value.
             let _flusher = (reader.is_some() && split).then(|| Flusher::new(self, writer.is_some()));
             let write_timeout = draining.then_some(self.write_timeout);
-            let woke = {
-                let read = async {
-                    match reader.as_mut() {
-                        Some(r) if r.stream.is_socket() && plan == Some(ReadPlan::WaitReadable) => {
-                            if let Err(e) = r.stream.readable().await {
-                                self.driver().on_read(Instant::now(), Err(e));
-                            } else if self.driver().on_readable() == Readable::HandOff {
-                                return Woke::HandedOff;
-                            } else {
-                                r.try_read_into(&self.driver);
+            // In a block of its own: the round's result, which may hold the goal's value, is
+            // gone before the handoff's wait (no room for it in every waiting future).
+            let handed_off = {
+                let woke = {
+                    let read = async {
+                        match reader.as_mut() {
+                            Some(r) if r.stream.is_socket() && plan == Some(ReadPlan::WaitReadable) => {
+                                if let Err(e) = r.stream.readable().await {
+                                    self.driver().on_read(Instant::now(), Err(e));
+                                } else if self.driver().on_readable() == Readable::HandOff {
+                                    return Woke::HandedOff;
+                                } else {
+                                    r.try_read_into(&self.driver);
+                                }
+                                Woke::Read
                             }
-                            Woke::Read
+                            Some(r) => {
+                                let mut d = future::poll_fn(|cx| r.poll_into(cx, &self.driver)).await;
+                                // Most rounds end here, with the message read: one lock for both.
+                                // The round is over, so it stops being the flusher first, as its
+                                // guard's drop would: a `Sender`'s message left to it after this
+                                // look would be stranded if it returns.
+                                d.stop_waiting();
+                                match d.poll_goal(&mut goal, false) {
+                                    Next::Ready { value, flush } => Woke::Reached { value, flush },
+                                    _ => Woke::Read,
+                                }
+                            }
+                            None => future::pending().await,
                         }
-                        Some(r) => {
-                            future::poll_fn(|cx| r.poll_into(cx, &self.driver)).await;
-                            Woke::Read
+                    };
+                    // Boxed: a round writes only beside pending output, and inline its future would
+                    // be part of every task waiting in `recv` (memory per idle connection).
+                    let write = async {
+                        Woke::Wrote(or_never(writer.as_mut().map(|w| Box::pin(self.write_out(w, write_timeout)))).await)
+                    };
+                    let timer = async {
+                        or_never(deadline.map(H::sleep_until)).await;
+                        Woke::Timer
+                    };
+                    let changed = async {
+                        changed.await;
+                        Woke::Changed
+                    };
+                    future::or(read, future::or(write, future::or(timer, changed))).await
+                };
+                drop(reader);
+                drop(writer);
+                match woke {
+                    Woke::HandedOff => true,
+                    Woke::Wrote(Err(e)) => return Err(e),
+                    Woke::Reached { value, flush } => {
+                        self.notify();
+                        if flush {
+                            self.try_flush()?;
                         }
-                        None => future::pending().await,
+                        return Ok(value);
                     }
-                };
-                // Boxed: a round writes only beside pending output, and inline its future would
-                // be part of every task waiting in `recv` (memory per idle connection).
-                let write = async {
-                    Woke::Wrote(or_never(writer.as_mut().map(|w| Box::pin(self.write_out(w, write_timeout)))).await)
-                };
-                let timer = async {
-                    or_never(deadline.map(H::sleep_until)).await;
-                    Woke::Timer
-                };
-                let changed = async {
-                    or_never(changed).await;
-                    Woke::Changed
-                };
-                future::or(read, future::or(write, future::or(timer, changed))).await
-            };
-            drop(reader);
-            drop(writer);
-            match woke {
-                Woke::HandedOff => {
-                    self.await_handoff().await;
-                    continue;
+                    // `on_read` has fired the timers that were due.
+                    Woke::Read => false,
+                    Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => {
+                        self.driver().on_timer(Instant::now());
+                        false
+                    }
                 }
-                Woke::Wrote(Err(e)) => return Err(e),
-                // `on_read` has fired the timers that were due.
-                Woke::Read => {}
-                Woke::Wrote(Ok(())) | Woke::Timer | Woke::Changed => self.driver().on_timer(Instant::now()),
+            };
+            if handed_off {
+                self.await_handoff().await;
+                continue;
             }
             self.notify();
         }
