@@ -155,13 +155,21 @@ pub fn poll_locked<S: Unpin, T>(
 /// Writes `bufs` to a socket that does not block, with send(2) (one buffer) or sendmsg(2):
 /// the runtimes' own writes are writev(2), whose path through the file layer cost about
 /// 0.4 µs of a small echo's 6-8 µs of system time more than a socket call (`cargo bench -p
-/// wsduplex-bench --bench many`, BENCHMARKS.md).
+/// wsduplex-bench --bench many`, BENCHMARKS.md). A peer gone is an error, never SIGPIPE
+/// (`MSG_NOSIGNAL`, where the platform has it): a program that does not ignore the signal
+/// (a C host, a binary built to die on a broken pipe) would be killed by it.
 pub fn send_now(socket: socket2::SockRef<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     match bufs {
-        [one] => socket.send(one),
-        _ => socket.send_vectored(bufs),
+        [one] => socket.send_with_flags(one, NO_SIGNAL),
+        _ => socket.send_vectored_with_flags(bufs, NO_SIGNAL),
     }
 }
+
+#[cfg(not(any(target_vendor = "apple", windows)))]
+const NO_SIGNAL: std::ffi::c_int = libc::MSG_NOSIGNAL;
+// Apple's sockets have no such flag (their runtimes set `SO_NOSIGPIPE`); Windows has no signal.
+#[cfg(any(target_vendor = "apple", windows))]
+const NO_SIGNAL: std::ffi::c_int = 0;
 
 /// `f`'s result, or a `TimedOut` error saying `what` once `limit` has passed on `I`'s timer.
 pub async fn timed<I: Io, T>(limit: Duration, what: &str, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {

@@ -233,7 +233,7 @@ impl<S: Stream> Shared<S> {
                 WriteStep::Write => {
                     let mut slices = [IoSlice::new(&[]); Outbox::MAX_SLICES];
                     let n = outbox.slices(&mut slices);
-                    if blocking { stream.write_vectored(&slices[..n]) } else { stream.try_write_vectored(&slices[..n]) }
+                    if blocking { stream.send_vectored(&slices[..n]) } else { stream.try_write_vectored(&slices[..n]) }
                 }
             };
             match outbox.on_write(result, blocking) {

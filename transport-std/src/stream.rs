@@ -45,6 +45,12 @@ pub trait Stream: Read + Write + Send + Sized + 'static {
     fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
+    /// Writes from `bufs`, blocking up to the write timeout. A peer gone is an error, never a
+    /// signal: TCP and Unix sockets write with `sendmsg(2)` and `MSG_NOSIGNAL`. The default is
+    /// `write_vectored` (which, on a socket, is `writev(2)`: SIGPIPE on a broken pipe).
+    fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_vectored(bufs)
+    }
     /// [`Self::try_write`] of several buffers in one call. The default writes the first
     /// non-empty one; TCP and Unix sockets write them all at once.
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -82,10 +88,12 @@ fn recv_nonblocking(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::Resu
     Ok(n)
 }
 
-/// `sendmsg(2)` of several buffers, without blocking and without SIGPIPE.
+/// `sendmsg(2)` of several buffers, without SIGPIPE; `wait`: blocking (up to the socket's
+/// write timeout), as the socket is.
 #[cfg(unix)]
-fn send_vectored_nonblocking(socket: socket2::SockRef<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    socket.send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+fn send_vectored(socket: socket2::SockRef<'_>, bufs: &[IoSlice<'_>], wait: bool) -> io::Result<usize> {
+    let flags = if wait { libc::MSG_NOSIGNAL } else { libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL };
+    socket.send_vectored_with_flags(bufs, flags)
 }
 
 impl Stream for TcpStream {
@@ -115,7 +123,11 @@ impl Stream for TcpStream {
     }
     #[cfg(unix)]
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
+        send_vectored(socket2::SockRef::from(&*self), bufs, false)
+    }
+    #[cfg(unix)]
+    fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored(socket2::SockRef::from(&*self), bufs, true)
     }
     #[cfg(unix)]
     fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
@@ -147,7 +159,10 @@ impl Stream for std::os::unix::net::UnixStream {
         send_nonblocking(socket2::SockRef::from(&*self), buf)
     }
     fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        send_vectored_nonblocking(socket2::SockRef::from(&*self), bufs)
+        send_vectored(socket2::SockRef::from(&*self), bufs, false)
+    }
+    fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored(socket2::SockRef::from(&*self), bufs, true)
     }
     fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         Some(std::os::fd::AsFd::as_fd(self))
