@@ -16,3 +16,5 @@ pub mod on_tokio;
 pub mod output;
 pub mod pki;
 pub mod seed;
+#[cfg(unix)]
+pub mod sigpipe;
