@@ -304,12 +304,9 @@ impl Connection {
             self.recv.buf.split_to(len)
         }
         .freeze();
-        let message = match h.opcode {
-            OpCode::Text => {
-                Message::Text(Text::from_utf8(payload).map_err(|_| PeerError::InvalidUtf8("text message"))?)
-            }
-            _ => Message::Binary(payload),
-        };
+        let kind = if h.opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
+        // Checked before anything is counted, as `data_step` checks a piece before counting it.
+        let message = message_of(kind, payload)?;
         let received = &mut self.stats.received;
         received.data_frames += 1;
         received.payload_bytes += h.len;
@@ -719,11 +716,7 @@ impl Connection {
     }
 
     fn deliver(&mut self, kind: DataKind, data: Bytes) -> Result<(), PeerError> {
-        let message = match kind {
-            DataKind::Binary => Message::Binary(data),
-            DataKind::Text => Message::Text(Text::from_utf8(data).map_err(|_| PeerError::InvalidUtf8("text message"))?),
-        };
-        self.events.push_back(Event::Message(message));
+        self.events.push_back(Event::Message(message_of(kind, data)?));
         Ok(())
     }
 
@@ -732,4 +725,12 @@ impl Connection {
             self.events.push_back(Event::ChunkBoundary { index, received });
         }
     }
+}
+
+/// A received message's payload as the message, a text one checked whole as UTF-8.
+fn message_of(kind: DataKind, data: Bytes) -> Result<Message, PeerError> {
+    Ok(match kind {
+        DataKind::Binary => Message::Binary(data),
+        DataKind::Text => Message::Text(Text::from_utf8(data).map_err(|_| PeerError::InvalidUtf8("text message"))?),
+    })
 }
