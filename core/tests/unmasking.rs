@@ -106,3 +106,30 @@ fn every_split_around_headers_and_payload_ends_gives_the_same_messages() {
         }
     }
 }
+
+/// A small message is split off the receive buffer, which is kept: once the application has
+/// dropped the message, the next one of the same size lands in the same memory (no
+/// allocation per small message), and a message still held is never written over.
+#[test]
+fn small_messages_reuse_the_receive_buffer_without_touching_one_still_held() {
+    let now = Instant::now();
+    let mut c = Connection::server_established(Config::default(), now);
+    let next = |c: &mut Connection, p: &[u8], n: u8| {
+        c.handle_input(now, &frame(0x82, p, n));
+        match c.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => b,
+            other => panic!("expected the message, got {other:?}"),
+        }
+    };
+    let first = next(&mut c, b"first message!", 1);
+    let at = first.as_ptr();
+    drop(first);
+    let second = next(&mut c, b"second message", 2);
+    assert_eq!(second.as_ptr(), at, "the same memory again");
+    let third = next(&mut c, b"third message!", 3);
+    assert_ne!(third.as_ptr(), second.as_ptr());
+    let larger = next(&mut c, b"a larger fourth message", 4);
+    assert_eq!(&second[..], b"second message", "held, untouched");
+    assert_eq!(&third[..], b"third message!");
+    assert_eq!(&larger[..], b"a larger fourth message");
+}

@@ -4,15 +4,19 @@
 //! A general-purpose event (event-listener's) takes its lock on every notification and
 //! allocates every listener; a connection notifies after every round of `drive`, and there
 //! is usually nobody listening. Here a notification with no listener is a fence and a load,
-//! and a listener allocates nothing (its waker goes into a list that keeps its capacity).
+//! and a listener allocates nothing: the first one registers its waker in a slot of its own
+//! without a lock (a connection has one listener most of the time: the task waiting in
+//! `recv`), any other in a list behind a lock that keeps its capacity.
 //! Measured on the many-connections echo (`cargo bench -p wsduplex-bench --bench many`,
 //! instructions per echo under callgrind): BENCHMARKS.md, "Many connections".
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+use atomic_waker::AtomicWaker;
 
 /// The changes of one connection.
 #[derive(Debug, Default)]
@@ -21,6 +25,10 @@ pub(crate) struct Changes {
     listening: AtomicUsize,
     /// Changes so far; bumped under the lock, read without it.
     generation: AtomicU64,
+    /// The waker of the listener that holds the slot (`slot_held`).
+    slot: AtomicWaker,
+    slot_held: AtomicBool,
+    /// Every other listener's.
     waiting: Mutex<Waiting>,
 }
 
@@ -38,7 +46,7 @@ impl Changes {
         // SeqCst, paired with the fence in `notify`: either the notifier sees this listener,
         // or the caller's look after this sees the notifier's change.
         self.listening.fetch_add(1, Ordering::SeqCst);
-        Listener { changes: self, generation: self.generation.load(Ordering::SeqCst), id: None }
+        Listener { changes: self, generation: self.generation.load(Ordering::SeqCst), entry: Entry::None }
     }
 
     /// Wakes every listener.
@@ -54,6 +62,8 @@ impl Changes {
             self.generation.fetch_add(1, Ordering::SeqCst);
             std::mem::take(&mut w.wakers)
         };
+        // After the count: the slot's listener registers, then looks at the count.
+        self.slot.wake();
         // Woken outside the lock: a waker may run arbitrary code.
         for (_, waker) in wakers.drain(..) {
             waker.wake();
@@ -77,8 +87,17 @@ impl Changes {
 pub(crate) struct Listener<'a> {
     changes: &'a Changes,
     generation: u64,
-    /// Its entry in the list of wakers, once polled.
-    id: Option<u64>,
+    /// Where its waker is, once polled.
+    entry: Entry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// Never polled.
+    None,
+    Slot,
+    /// Its id in the list.
+    List(u64),
 }
 
 impl Future for Listener<'_> {
@@ -89,12 +108,30 @@ impl Future for Listener<'_> {
         if changes.generation.load(Ordering::SeqCst) != self.generation {
             return Poll::Ready(());
         }
+        if self.entry == Entry::None
+            && changes.slot_held.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        {
+            self.entry = Entry::Slot;
+        }
+        if self.entry == Entry::Slot {
+            // Register, then look: a notification after the registration wakes this waker,
+            // one before it moved the count this looks at (both SeqCst).
+            changes.slot.register(cx.waker());
+            return if changes.generation.load(Ordering::SeqCst) != self.generation {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
         let mut w = changes.lock();
         // Looked at again under the lock, where `notify` counts a change.
         if changes.generation.load(Ordering::SeqCst) != self.generation {
             return Poll::Ready(());
         }
-        let entry = self.id.and_then(|id| w.wakers.iter_mut().find(|(i, _)| *i == id));
+        let entry = match self.entry {
+            Entry::List(id) => w.wakers.iter_mut().find(|(i, _)| *i == id),
+            _ => None,
+        };
         match entry {
             Some((_, waker)) => waker.clone_from(cx.waker()),
             // Never polled: a notification takes entries only as it moves the generation.
@@ -103,7 +140,7 @@ impl Future for Listener<'_> {
                 w.next_id += 1;
                 w.wakers.push((id, cx.waker().clone()));
                 drop(w);
-                self.id = Some(id);
+                self.entry = Entry::List(id);
             }
         }
         Poll::Pending
@@ -112,10 +149,18 @@ impl Future for Listener<'_> {
 
 impl Drop for Listener<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            let mut w = self.changes.lock();
-            if let Some(i) = w.wakers.iter().position(|(e, _)| *e == id) {
-                w.wakers.swap_remove(i);
+        match self.entry {
+            Entry::None => {}
+            Entry::Slot => {
+                // The waker goes with its listener: the slot's next holder registers its own.
+                drop(self.changes.slot.take());
+                self.changes.slot_held.store(false, Ordering::Release);
+            }
+            Entry::List(id) => {
+                let mut w = self.changes.lock();
+                if let Some(i) = w.wakers.iter().position(|(e, _)| *e == id) {
+                    w.wakers.swap_remove(i);
+                }
             }
         }
         self.changes.listening.fetch_sub(1, Ordering::SeqCst);
@@ -149,40 +194,60 @@ mod tests {
     #[test]
     fn a_change_after_listening_completes_the_listener_polled_or_not() {
         let c = Changes::default();
-        let (flag, w) = waker();
+        let (in_slot, w1) = waker();
+        let (in_list, w2) = waker();
         let mut early = c.listen();
-        let mut polled = c.listen();
-        assert!(poll(&mut polled, &w).is_pending());
+        let mut first = c.listen();
+        let mut second = c.listen();
+        assert!(poll(&mut first, &w1).is_pending());
+        assert!(poll(&mut second, &w2).is_pending());
+        assert_eq!((first.entry, second.entry), (Entry::Slot, Entry::List(0)), "the first polled has the slot");
         c.notify();
-        assert!(flag.0.load(Ordering::SeqCst), "the polled listener's task is woken");
-        assert!(poll(&mut polled, &w).is_ready());
-        assert!(poll(&mut early, &w).is_ready(), "listened before the change, polled after it");
+        assert!(in_slot.0.load(Ordering::SeqCst), "the slot's listener's task is woken");
+        assert!(in_list.0.load(Ordering::SeqCst), "the listed listener's task is woken");
+        assert!(poll(&mut first, &w1).is_ready());
+        assert!(poll(&mut second, &w2).is_ready());
+        assert!(poll(&mut early, &w1).is_ready(), "listened before the change, polled after it");
         // A change before listening is not this listener's.
         let mut late = c.listen();
-        assert!(poll(&mut late, &w).is_pending());
+        assert!(poll(&mut late, &w1).is_pending());
     }
 
     #[test]
     fn a_dropped_listener_leaves_nothing_behind() {
         let c = Changes::default();
         let (flag, w) = waker();
-        let mut l = c.listen();
-        assert!(poll(&mut l, &w).is_pending());
-        assert!(poll(&mut l, &w).is_pending(), "polled again: one entry, its waker replaced");
+        let mut first = c.listen();
+        let mut second = c.listen();
+        for _ in 0..2 {
+            // Polled again: the same entry, its waker replaced.
+            assert!(poll(&mut first, &w).is_pending());
+            assert!(poll(&mut second, &w).is_pending());
+        }
+        assert!(c.slot_held.load(Ordering::SeqCst));
         assert_eq!(c.lock().wakers.len(), 1);
-        drop(l);
+        drop(first);
+        assert!(!c.slot_held.load(Ordering::SeqCst), "the slot is free for the next listener");
+        drop(second);
         assert_eq!(c.lock().wakers.len(), 0);
         assert_eq!(c.listening.load(Ordering::SeqCst), 0);
         c.notify();
         assert!(!flag.0.load(Ordering::SeqCst), "nobody listens: nobody is woken");
+        let mut next = c.listen();
+        assert!(poll(&mut next, &w).is_pending());
+        assert_eq!(next.entry, Entry::Slot);
     }
 
     #[test]
     fn a_notification_from_another_thread_is_never_lost() {
         // Listen, then look again: whatever the interleaving, the waiter either sees the flag
-        // or is woken.
-        for _ in 0..2_000 {
+        // or is woken; in the slot (even rounds) or in the list (odd: the slot is taken).
+        for round in 0..4_000 {
             let c = Arc::new(Changes::default());
+            let mut holder = c.listen();
+            if round % 2 == 1 {
+                assert!(poll(&mut holder, Waker::noop()).is_pending());
+            }
             let set = Arc::new(AtomicBool::new(false));
             let (c2, set2) = (c.clone(), set.clone());
             let t = std::thread::spawn(move || {
@@ -192,6 +257,9 @@ mod tests {
             let (flag, w) = waker();
             let mut l = c.listen();
             let seen = set.load(Ordering::SeqCst) || poll(&mut l, &w).is_ready();
+            if l.entry != Entry::None {
+                assert_eq!(l.entry == Entry::Slot, round % 2 == 0, "the slot is taken in odd rounds");
+            }
             t.join().expect("notifier");
             assert!(seen || flag.0.load(Ordering::SeqCst) || poll(&mut l, &w).is_ready());
         }

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard as SyncGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -264,34 +265,29 @@ impl<H: Io> Shared<H> {
         }
     }
 
-    /// Writes small queued output at once if the write side is free ([`Driver::refill_small`]):
-    /// true if all of it went. What did not go stays in the outbox for the writer `flush`
-    /// waits as, which resumes at the same byte.
+    /// Writes small queued output at once if the write side is free ([`Driver::write_small`]):
+    /// true if all of it went. What did not go stays queued for the writer `flush` waits as,
+    /// which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = self.writer.take_now(&self.changed) else { return Ok(false) };
-        if !self.driver().refill_small(&mut w.outbox) {
-            return Ok(false);
-        }
         // Polled with a waker that does nothing: whatever waits is `flush`'s to wait for.
         let cx = &mut Context::from_waker(std::task::Waker::noop());
         let WriteSide { stream, outbox, .. } = &mut *w;
-        let written = outbox.write_now(|bufs| match stream.poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => Some(result),
-            Poll::Pending => None,
-        });
+        let written =
+            self.driver().write_small(outbox, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
+                Poll::Ready(result) => Some(result),
+                Poll::Pending => None,
+            });
         match written {
             Ok(true) => {}
             Ok(false) => return Ok(false),
             Err(e) => return Err(self.write_failed(&mut w, e)),
         }
         match w.stream.poll_flush(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Err(self.write_failed(&mut w, e)),
-            Poll::Pending => return Ok(false),
+            Poll::Ready(Ok(())) => Ok(true),
+            Poll::Ready(Err(e)) => Err(self.write_failed(&mut w, e)),
+            Poll::Pending => Ok(false),
         }
-        // Tells the driver the outbox is empty; anything queued meanwhile is `flush`'s.
-        self.driver().refill(&mut w.outbox);
-        Ok(w.outbox.is_empty())
     }
 
     /// Writes what goes without waiting, unless another task is writing. One poll with a
@@ -343,6 +339,41 @@ impl<H: Io> Shared<H> {
                     Next::Wait { deadline } => break (deadline, unwritten, plan, draining, split),
                 }
             };
+            // The round of a socket that waits for its next message (an echo's every receive):
+            // only input or a change can end it, so it is written plainly, without the race of
+            // four futures below (half the code an echo runs, and a server's instruction cache
+            // holds only so much: BENCHMARKS.md, "Many connections", session 11).
+            if deadline.is_none()
+                && !unwritten
+                && !split
+                && plan == Some(ReadPlan::Read)
+                && let Some(mut r) = self.reader.take_now(&self.changed)
+            {
+                let reached = future::poll_fn(|cx| {
+                    if let Poll::Ready(mut d) = r.poll_into(cx, &self.driver) {
+                        return Poll::Ready(match d.poll_goal(&mut goal, false) {
+                            Next::Ready { value, flush } => Some((value, flush)),
+                            _ => None,
+                        });
+                    }
+                    Pin::new(&mut changed).poll(cx).map(|()| {
+                        self.driver().on_timer(Instant::now());
+                        None
+                    })
+                })
+                .await;
+                drop((r, changed));
+                self.notify();
+                match reached {
+                    Some((value, flush)) => {
+                        if flush {
+                            self.try_flush()?;
+                        }
+                        return Ok(value);
+                    }
+                    None => continue,
+                }
+            }
             // Queued for the read side: this round listens, and its holder's release ends it.
             let mut reader = if plan.is_some() { self.reader.take_or_queue(&self.changed) } else { None };
             // Taken only with something to write: a round that waits for input leaves the write

@@ -168,23 +168,16 @@ impl<S: Stream> Shared<S> {
         result
     }
 
-    /// Writes small queued output at once if the write side is free ([`Driver::refill_small`]):
-    /// true if all of it went. What did not go stays in the outbox for the writer `flush`
-    /// blocks as, which resumes at the same byte.
+    /// Writes small queued output at once if the write side is free ([`Driver::write_small`]):
+    /// true if all of it went. What did not go stays queued for the writer `flush` blocks
+    /// as, which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = try_lock(&self.writer) else { return Ok(false) };
-        if !self.driver().refill_small(&mut w.outbox) {
-            return Ok(false);
-        }
         let WriteSide { stream, outbox } = &mut *w;
-        match outbox.write_now(|bufs| Some(stream.try_write_vectored(bufs))) {
-            Ok(true) => {}
-            Ok(false) => return Ok(false),
-            Err(e) => return Err(self.write_failed(w, e)),
+        match self.driver().write_small(outbox, |buf| Some(stream.try_write_vectored(&[IoSlice::new(buf)]))) {
+            Ok(done) => Ok(done),
+            Err(e) => Err(self.write_failed(w, e)),
         }
-        // Tells the driver the outbox is empty; anything queued meanwhile is `flush`'s.
-        self.driver().refill(&mut w.outbox);
-        Ok(w.outbox.is_empty())
     }
 
     /// Reads the input a reader left to the writing threads (see the driver's docs), between

@@ -27,11 +27,21 @@ const INFLATE_AHEAD: u64 = 256 << 10;
 /// Most output asked of the inflater at once: a streaming chunk's largest size.
 const INFLATE_STEP: usize = 64 << 10;
 
+/// A receive buffer that took at most this many bytes since it was last empty is kept
+/// between reads, and a message it holds whole is split off it rather than taking it: once
+/// the application has dropped the message, the next read reuses the same allocation
+/// instead of allocating one per message (a small echo's only allocation and free). Small
+/// enough that an idle connection keeps little: the buffer can have grown to about twice
+/// this.
+const KEEP_BUF: usize = 128;
+
 /// The receiving direction's state.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Receiving {
     /// Input not yet handed out: the handshake head, or frames.
     buf: BytesMut,
+    /// Bytes appended to `buf` since it was last empty (`KEEP_BUF`).
+    filled: usize,
     rx: Rx,
     /// Bytes after the `ready` ones in `buf` that were unmasked as they were appended (the
     /// current data frame's payload); `data_step` unmasks only what follows them.
@@ -54,6 +64,7 @@ impl Receiving {
     /// discarded, and an idle connection keeps no receive memory.
     pub(super) fn discard(&mut self) {
         self.buf = BytesMut::new();
+        self.filled = 0;
         self.premasked = 0;
         self.incoming = None;
         self.carry = BytesMut::new();
@@ -152,6 +163,7 @@ impl Connection {
                 }
             };
             data = &data[n..];
+            self.recv.filled += n;
             self.process(now);
         }
     }
@@ -159,9 +171,13 @@ impl Connection {
     /// The end of a read's input.
     pub(crate) fn settle_input(&mut self) {
         if self.recv.buf.is_empty() {
-            // Give the buffer back between reads that end on a frame boundary: an idle
-            // connection keeps no receive memory (payloads handed out keep theirs alive).
-            self.recv.buf = BytesMut::new();
+            // Give the buffer back between reads that end on a frame boundary, unless it is
+            // small (`KEEP_BUF`): an idle connection keeps little receive memory (payloads
+            // handed out keep theirs alive).
+            if self.recv.filled > KEEP_BUF {
+                self.recv.buf = BytesMut::new();
+            }
+            self.recv.filled = 0;
         }
     }
 
@@ -297,7 +313,7 @@ impl Connection {
         if let Some(key) = h.mask {
             frame::apply_mask(&mut self.recv.buf[..len], key, 0);
         }
-        let payload = if len == self.recv.buf.len() {
+        let payload = if len == self.recv.buf.len() && self.recv.filled > KEEP_BUF {
             // As in `data_step`: the buffer itself becomes the message.
             std::mem::take(&mut self.recv.buf)
         } else {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Connection, Role, Transmit};
 use crate::LocalError;
@@ -98,6 +98,20 @@ impl Connection {
                 Transmit::Disconnect
             }
         })
+    }
+
+    /// The staged bytes when they are all the output there is (no segment queued, no pong
+    /// due): a small write takes them from here (`Driver::write_small`), then
+    /// [`Self::unstage`]s what went.
+    pub(crate) fn staged_only(&self) -> Option<&[u8]> {
+        (self.send.out.is_empty() && self.send.pongs.is_empty()).then_some(&self.send.staging[..])
+    }
+
+    /// `n` bytes of [`Self::staged_only`] were written. The buffer keeps its memory, so small
+    /// frames keep being staged in the same allocation.
+    pub(crate) fn unstage(&mut self, n: usize) {
+        self.send.staging.advance(n);
+        self.send.buffered = self.send.buffered.saturating_sub(n);
     }
 
     /// Sends a whole message, split into frames of at most `Config::max_send_frame_size`.

@@ -700,17 +700,43 @@ impl Driver {
         }
     }
 
-    /// Refills an empty `outbox` ([`Driver::refill`]) when what is queued is small (under
-    /// [`HANDOFF_MIN_WRITE`]): a write of it holds the socket for microseconds, so its writer
-    /// need not count itself ([`Driver::start_writing`]) for a reader to leave input to, and
-    /// it can be tried at once, without waiting: most sends of small messages end there.
-    /// False, with nothing moved: flush as a writer.
-    pub fn refill_small(&mut self, outbox: &mut Outbox) -> bool {
+    /// Writes small output at once, straight from the connection's buffer, under this lock:
+    /// `write` is one write that never waits (`None`: it would have). Taken when the holder
+    /// of the write side finds its `outbox` empty, no TLS, and less than
+    /// [`HANDOFF_MIN_WRITE`] queued, all of it staged bytes (frames, no large payload, no
+    /// shutdown): such a write holds the socket for microseconds, so its writer need not
+    /// count itself ([`Driver::start_writing`]) for a reader to leave input to, and most sends
+    /// of small messages end here, their bytes never handed out as buffers. `Ok(true)`: all
+    /// of it went; `Ok(false)`: not taken, or part of it left queued (the next writer resumes
+    /// at the same byte); the error is a failed write's, for [`Driver::write_failed`].
+    pub fn write_small(
+        &mut self,
+        outbox: &Outbox,
+        write: impl FnOnce(&[u8]) -> Option<io::Result<usize>>,
+    ) -> io::Result<bool> {
         if !outbox.is_empty() || self.conn.send_buffered() >= HANDOFF_MIN_WRITE || self.tls.is_some() {
-            return false;
+            return Ok(false);
         }
-        self.refill(outbox);
-        true
+        let Some(staged) = self.conn.staged_only() else { return Ok(false) };
+        // Empty: another writer took it all.
+        let done = staged.is_empty()
+            || match write(staged) {
+                Some(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Some(Ok(n)) => {
+                    let all = n == staged.len();
+                    self.conn.unstage(n);
+                    all
+                }
+                Some(Err(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => false,
+                Some(Err(e)) => return Err(e),
+                None => false,
+            };
+        // What `refill` records when the outbox it filled is written and nothing more came.
+        if done {
+            self.outbox_busy = false;
+            self.delegated = false;
+        }
+        Ok(done)
     }
 
     /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A

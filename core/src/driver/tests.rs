@@ -141,6 +141,54 @@ fn a_small_write_leaves_the_reader_reading() {
 }
 
 #[test]
+fn a_small_write_goes_from_the_connection_and_what_did_not_go_leaves_in_order() {
+    let t0 = Instant::now();
+    let mut d = server(t0);
+    let mut outbox = Outbox::default();
+    let frame = |p: &[u8]| [&[0x82, p.len() as u8][..], p].concat();
+    for p in [&b"one"[..], b"two"] {
+        assert!(matches!(
+            d.command(Instant::now, Command::Send(Message::Binary(p.to_vec().into())), false),
+            Sent::Queued
+        ));
+    }
+    let queued = [frame(b"one"), frame(b"two")].concat();
+    // A write that would block takes nothing.
+    assert!(!d.write_small(&outbox, |_| None).expect("no failure"));
+    assert!(!d.write_small(&outbox, |_| Some(Err(ErrorKind::WouldBlock.into()))).expect("no failure"));
+    // Part of it: the rest stays queued, and the writer that takes it resumes at the next byte.
+    let mut wire = Vec::new();
+    let part = d.write_small(&outbox, |bytes| {
+        assert_eq!(bytes, &queued[..], "both frames in one write");
+        wire.extend_from_slice(&bytes[..4]);
+        Some(Ok(4))
+    });
+    assert!(!part.expect("no failure"));
+    wire.extend(written(&mut d, &mut outbox).0);
+    assert_eq!(wire, queued);
+    // All of it.
+    assert!(matches!(d.command(Instant::now, Command::Send(Message::Binary(b"3".to_vec().into())), true), Sent::Flush));
+    assert!(d.write_small(&outbox, |bytes| Some(Ok(bytes.len()))).expect("no failure"));
+    assert!(!d.has_unwritten());
+    assert!(d.write_small(&outbox, |_| panic!("nothing to write")).expect("nothing queued: done"));
+    // A pong due, or bytes in the write side's outbox, go the writer's way (its order).
+    d.on_read(t0, Ok(&client_frame(0x9, b"p")));
+    assert!(!d.write_small(&outbox, |_| panic!("not taken")).expect("no failure"));
+    assert!(matches!(
+        d.command(Instant::now, Command::Send(Message::Binary(b"4".to_vec().into())), false),
+        Sent::Queued
+    ));
+    d.refill(&mut outbox);
+    assert!(!d.write_small(&outbox, |_| panic!("not taken")).expect("no failure"));
+    // A failed write is the caller's to report.
+    let mut d = server(t0);
+    let _ = d.command(Instant::now, Command::Send(Message::Binary(b"5".to_vec().into())), true);
+    let failed = d.write_small(&Outbox::default(), |_| Some(Err(ErrorKind::ConnectionReset.into())));
+    assert_eq!(failed.map_err(|e| e.kind()).err(), Some(ErrorKind::ConnectionReset));
+    assert!(d.write_small(&Outbox::default(), |_| Some(Ok(0))).is_err(), "a write of nothing: WriteZero");
+}
+
+#[test]
 fn input_goes_to_a_writer_that_moves_and_back_to_the_reader_when_it_is_stuck() {
     let mut d = server(Instant::now());
     start_streaming(&mut d);

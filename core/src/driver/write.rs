@@ -122,34 +122,6 @@ impl Outbox {
         }
     }
 
-    /// Writes the queued bytes with `write`, a write that never waits (`None`: it would
-    /// have), until none is left: `Ok(true)`; `Ok(false)` if a write would have waited (the
-    /// rest stays queued for the next writer, which resumes at the same byte). A shutdown
-    /// that follows the bytes stays queued: it is [`Outbox::next`]'s to hand out. The
-    /// error is the failed write's, for [`super::Driver::write_failed`].
-    pub fn write_now(
-        &mut self,
-        mut write: impl FnMut(&[io::IoSlice<'_>]) -> Option<io::Result<usize>>,
-    ) -> io::Result<bool> {
-        while let Some(front) = self.bufs.front() {
-            let result = if self.bufs.len() == 1 {
-                // Most writes: one buffer, without the room for `MAX_SLICES`.
-                write(&[io::IoSlice::new(&front[self.at..])])
-            } else {
-                let mut slices = [io::IoSlice::new(&[]); Self::MAX_SLICES];
-                let n = self.slices(&mut slices);
-                write(&slices[..n])
-            };
-            let Some(result) = result else { return Ok(false) };
-            match self.on_write(result, false) {
-                Written::Progress | Written::Again => {}
-                Written::WouldBlock => return Ok(false),
-                Written::Failed(e) => return Err(e),
-            }
-        }
-        Ok(true)
-    }
-
     /// True if nothing at all is queued.
     pub fn is_empty(&self) -> bool {
         self.bufs.is_empty() && self.then.is_none()
