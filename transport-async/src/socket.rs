@@ -272,22 +272,32 @@ impl<H: Io> Shared<H> {
         let Some(mut w) = self.writer.take_now(&self.changed) else { return Ok(false) };
         // Polled with a waker that does nothing: whatever waits is `flush`'s to wait for.
         let cx = &mut Context::from_waker(std::task::Waker::noop());
-        let WriteSide { stream, outbox, .. } = &mut *w;
-        let written =
-            self.driver().write_small(outbox, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
+        let failed = {
+            let mut d = self.driver();
+            let WriteSide { stream, outbox, .. } = &mut *w;
+            let written = d.write_small(outbox, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
                 Poll::Ready(result) => Some(result),
                 Poll::Pending => None,
             });
-        match written {
-            Ok(true) => {}
-            Ok(false) => return Ok(false),
-            Err(e) => return Err(self.write_failed(&mut w, e)),
-        }
-        match w.stream.poll_flush(cx) {
-            Poll::Ready(Ok(())) => Ok(true),
-            Poll::Ready(Err(e)) => Err(self.write_failed(&mut w, e)),
-            Poll::Pending => Ok(false),
-        }
+            let flushed = match written {
+                Ok(true) => match stream.poll_flush(cx) {
+                    Poll::Ready(result) => result.map(|()| true),
+                    Poll::Pending => Ok(false),
+                },
+                other => other,
+            };
+            match flushed {
+                Ok(done) => {
+                    // Given back under the driver's lock: a task that queued output while this
+                    // one held the write side (and so could not write it) queued it before
+                    // this one looked, or finds the write side free. Never stranded.
+                    drop(w);
+                    return Ok(done);
+                }
+                Err(e) => e,
+            }
+        };
+        Err(self.write_failed(&mut w, failed))
     }
 
     /// Writes what goes without waiting, unless another task is writing. One poll with a

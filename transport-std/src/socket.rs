@@ -173,10 +173,20 @@ impl<S: Stream> Shared<S> {
     /// as, which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = try_lock(&self.writer) else { return Ok(false) };
+        let mut d = self.driver();
         let WriteSide { stream, outbox } = &mut *w;
-        match self.driver().write_small(outbox, |buf| Some(stream.try_write_vectored(&[IoSlice::new(buf)]))) {
-            Ok(done) => Ok(done),
-            Err(e) => Err(self.write_failed(w, e)),
+        match d.write_small(outbox, |buf| Some(stream.try_write_vectored(&[IoSlice::new(buf)]))) {
+            Ok(done) => {
+                // Given back under the driver's lock: a thread that queued output while this
+                // one held the write side (and so could not write it) queued it before this
+                // one looked, or finds the write side free. Never stranded.
+                drop(w);
+                Ok(done)
+            }
+            Err(e) => {
+                drop(d);
+                Err(self.write_failed(w, e))
+            }
         }
     }
 

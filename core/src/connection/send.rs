@@ -108,9 +108,13 @@ impl Connection {
     }
 
     /// `n` bytes of [`Self::staged_only`] were written. The buffer keeps its memory, so small
-    /// frames keep being staged in the same allocation.
+    /// frames keep being staged in the same allocation, from its start once all went.
     pub(crate) fn unstage(&mut self, n: usize) {
-        self.send.staging.advance(n);
+        if n == self.send.staging.len() {
+            self.send.staging.clear();
+        } else {
+            self.send.staging.advance(n);
+        }
         self.send.buffered = self.send.buffered.saturating_sub(n);
     }
 
