@@ -26,7 +26,10 @@
 //!    blocks counts itself with [`Driver::start_writing`] / [`Driver::stop_writing`] and
 //!    reports each completed write with [`Driver::wrote`]; each of these says whether a
 //!    reader left input for it, which it then reads without blocking
-//!    ([`Driver::take_handoff`]).
+//!    ([`Driver::take_handoff`]). A send of small output first tries [`Driver::write_small`]:
+//!    one write that never waits, straight from the connection's buffer, under the driver's
+//!    lock, by the holder of a free write side, which gives the write side back before it
+//!    lets go of the lock (output another caller queued meanwhile is then never stranded).
 //!
 //! # Why a waiting reader writes what a sender leaves
 //!
