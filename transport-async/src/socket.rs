@@ -16,6 +16,7 @@ use futures_lite::future;
 use wsduplex_core::Connection;
 use wsduplex_core::driver::{
     Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, goal,
+    write_now,
 };
 
 use crate::change::Changes;
@@ -265,39 +266,31 @@ impl<H: Io> Shared<H> {
         }
     }
 
-    /// Writes small queued output at once if the write side is free ([`Driver::write_small`]):
+    /// Writes small queued output at once if the write side is free ([`Driver::take_small`]):
     /// true if all of it went. What did not go stays queued for the writer `flush` waits as,
     /// which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = self.writer.take_now(&self.changed) else { return Ok(false) };
+        let Some(mut bytes) = self.driver().take_small(&w.outbox) else { return Ok(false) };
         // Polled with a waker that does nothing: whatever waits is `flush`'s to wait for.
         let cx = &mut Context::from_waker(std::task::Waker::noop());
-        let failed = {
-            let mut d = self.driver();
-            let WriteSide { stream, outbox, .. } = &mut *w;
-            let written = d.write_small(outbox, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
-                Poll::Ready(result) => Some(result),
-                Poll::Pending => None,
-            });
-            let flushed = match written {
-                Ok(true) => match stream.poll_flush(cx) {
-                    Poll::Ready(result) => result.map(|()| true),
-                    Poll::Pending => Ok(false),
-                },
-                other => other,
-            };
-            match flushed {
-                Ok(done) => {
-                    // Given back under the driver's lock: a task that queued output while this
-                    // one held the write side (and so could not write it) queued it before
-                    // this one looked, or finds the write side free. Never stranded.
-                    drop(w);
-                    return Ok(done);
-                }
-                Err(e) => e,
-            }
-        };
-        Err(self.write_failed(&mut w, failed))
+        let stream = &mut w.stream;
+        let written = write_now(&mut bytes, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        });
+        let flushed = written.and_then(|()| match stream.poll_flush(cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Ok(()),
+        });
+        if let Err(e) = flushed {
+            return Err(self.write_failed(&mut w, e));
+        }
+        let mut d = self.driver();
+        let done = d.wrote_small(&mut w.outbox, bytes);
+        // Given back under the driver's lock (see `Driver::wrote_small`).
+        drop(w);
+        Ok(done)
     }
 
     /// Writes what goes without waiting, unless another task is writing. One poll with a

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use wsduplex_core::Connection;
 use wsduplex_core::driver::{
-    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
+    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, write_now,
 };
 
 use crate::Stream;
@@ -168,26 +168,21 @@ impl<S: Stream> Shared<S> {
         result
     }
 
-    /// Writes small queued output at once if the write side is free ([`Driver::write_small`]):
+    /// Writes small queued output at once if the write side is free ([`Driver::take_small`]):
     /// true if all of it went. What did not go stays queued for the writer `flush` blocks
     /// as, which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = try_lock(&self.writer) else { return Ok(false) };
-        let mut d = self.driver();
-        let WriteSide { stream, outbox } = &mut *w;
-        match d.write_small(outbox, |buf| Some(stream.try_write_vectored(&[IoSlice::new(buf)]))) {
-            Ok(done) => {
-                // Given back under the driver's lock: a thread that queued output while this
-                // one held the write side (and so could not write it) queued it before this
-                // one looked, or finds the write side free. Never stranded.
-                drop(w);
-                Ok(done)
-            }
-            Err(e) => {
-                drop(d);
-                Err(self.write_failed(w, e))
-            }
+        let Some(mut bytes) = self.driver().take_small(&w.outbox) else { return Ok(false) };
+        let stream = &mut w.stream;
+        if let Err(e) = write_now(&mut bytes, |buf| Some(stream.try_write_vectored(&[IoSlice::new(buf)]))) {
+            return Err(self.write_failed(w, e));
         }
+        let mut d = self.driver();
+        let done = d.wrote_small(&mut w.outbox, bytes);
+        // Given back under the driver's lock (see `Driver::wrote_small`).
+        drop(w);
+        Ok(done)
     }
 
     /// Reads the input a reader left to the writing threads (see the driver's docs), between

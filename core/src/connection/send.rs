@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Role, Transmit};
 use crate::LocalError;
@@ -100,22 +100,15 @@ impl Connection {
         })
     }
 
-    /// The staged bytes when they are all the output there is (no segment queued, no pong
-    /// due): a small write takes them from here (`Driver::write_small`), then
-    /// [`Self::unstage`]s what went.
-    pub(crate) fn staged_only(&self) -> Option<&[u8]> {
-        (self.send.out.is_empty() && self.send.pongs.is_empty()).then_some(&self.send.staging[..])
-    }
-
-    /// `n` bytes of [`Self::staged_only`] were written. The buffer keeps its memory, so small
-    /// frames keep being staged in the same allocation, from its start once all went.
-    pub(crate) fn unstage(&mut self, n: usize) {
-        if n == self.send.staging.len() {
-            self.send.staging.clear();
-        } else {
-            self.send.staging.advance(n);
+    /// The staged bytes, handed out, when they are all the output there is (no segment
+    /// queued, no pong due): a small write takes them from here (`Driver::take_small`).
+    pub(crate) fn take_staged(&mut self) -> Option<Bytes> {
+        if !self.send.out.is_empty() || !self.send.pongs.is_empty() {
+            return None;
         }
-        self.send.buffered = self.send.buffered.saturating_sub(n);
+        let staged = self.send.staging.split().freeze();
+        self.send.buffered = self.send.buffered.saturating_sub(staged.len());
+        Some(staged)
     }
 
     /// Sends a whole message, split into frames of at most `Config::max_send_frame_size`.

@@ -26,10 +26,10 @@
 //!    blocks counts itself with [`Driver::start_writing`] / [`Driver::stop_writing`] and
 //!    reports each completed write with [`Driver::wrote`]; each of these says whether a
 //!    reader left input for it, which it then reads without blocking
-//!    ([`Driver::take_handoff`]). A send of small output first tries [`Driver::write_small`]:
-//!    one write that never waits, straight from the connection's buffer, under the driver's
-//!    lock, by the holder of a free write side, which gives the write side back before it
-//!    lets go of the lock (output another caller queued meanwhile is then never stranded).
+//!    ([`Driver::take_handoff`]). A send of small output first tries [`Driver::take_small`]:
+//!    the holder of a free write side takes the queued frames, writes them without waiting
+//!    ([`write_now`]), and reports with [`Driver::wrote_small`], under whose lock it gives the
+//!    write side back (output another caller queued meanwhile is then never stranded).
 //!
 //! # Why a waiting reader writes what a sender leaves
 //!
@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use write::{Outbox, WriteStep, Written};
+pub use write::{Outbox, WriteStep, Written, write_now};
 
 use crate::handshake::Rejection;
 use crate::tls::{self, Tls};
@@ -703,43 +703,38 @@ impl Driver {
         }
     }
 
-    /// Writes small output at once, straight from the connection's buffer, under this lock:
-    /// `write` is one write that never waits (`None`: it would have). Taken when the holder
-    /// of the write side finds its `outbox` empty, no TLS, and less than
-    /// [`HANDOFF_MIN_WRITE`] queued, all of it staged bytes (frames, no large payload, no
-    /// shutdown): such a write holds the socket for microseconds, so its writer need not
-    /// count itself ([`Driver::start_writing`]) for a reader to leave input to, and most sends
-    /// of small messages end here, their bytes never handed out as buffers. `Ok(true)`: all
-    /// of it went; `Ok(false)`: not taken, or part of it left queued (the next writer resumes
-    /// at the same byte); the error is a failed write's, for [`Driver::write_failed`].
-    pub fn write_small(
-        &mut self,
-        outbox: &Outbox,
-        write: impl FnOnce(&[u8]) -> Option<io::Result<usize>>,
-    ) -> io::Result<bool> {
+    /// Small output to write at once ([`write_now`]), taken from the connection when the holder
+    /// of the write side finds its `outbox` empty, no TLS, and less than [`HANDOFF_MIN_WRITE`]
+    /// queued, all of it frames (no large payload, no shutdown): such a write holds the
+    /// socket for microseconds, so its writer need not count itself
+    /// ([`Driver::start_writing`]) for a reader to leave input to, and most sends of small
+    /// messages end there. The write is made without this lock (a receiver that finds it
+    /// taken by a sender in a system call would sleep, and then miss its turn to write what
+    /// sends leave it: `Sent::Delegated`); then [`Driver::wrote_small`]. `None`: flush as a
+    /// writer; empty: nothing is queued.
+    pub fn take_small(&mut self, outbox: &Outbox) -> Option<Bytes> {
         if !outbox.is_empty() || self.conn.send_buffered() >= HANDOFF_MIN_WRITE || self.tls.is_some() {
-            return Ok(false);
+            return None;
         }
-        let Some(staged) = self.conn.staged_only() else { return Ok(false) };
-        // Empty: another writer took it all.
-        let done = staged.is_empty()
-            || match write(staged) {
-                Some(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Some(Ok(n)) => {
-                    let all = n == staged.len();
-                    self.conn.unstage(n);
-                    all
-                }
-                Some(Err(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => false,
-                Some(Err(e)) => return Err(e),
-                None => false,
-            };
-        // What `refill` records when the outbox it filled is written and nothing more came.
+        self.conn.take_staged()
+    }
+
+    /// What [`Driver::take_small`] took was written up to `rest` (empty: all of it), and the
+    /// write side is about to be given back (under this lock, so that output queued meanwhile
+    /// by a caller that found the write side taken is never stranded: it is seen here). True
+    /// if nothing is left to write; otherwise `rest` went to the `outbox`, and whoever flushes
+    /// writes it first.
+    pub fn wrote_small(&mut self, outbox: &mut Outbox, rest: Bytes) -> bool {
+        if !rest.is_empty() {
+            outbox.push(rest);
+        }
+        self.outbox_busy = !outbox.is_empty();
+        let done = outbox.is_empty() && !self.has_output();
         if done {
-            self.outbox_busy = false;
+            // What `refill` records when the outbox it filled is written and nothing more came.
             self.delegated = false;
         }
-        Ok(done)
+        done
     }
 
     /// A write or shutdown failed: the stream is unusable, and what is queued is dropped. A

@@ -141,51 +141,52 @@ fn a_small_write_leaves_the_reader_reading() {
 }
 
 #[test]
-fn a_small_write_goes_from_the_connection_and_what_did_not_go_leaves_in_order() {
+fn a_small_write_takes_the_queued_frames_and_what_did_not_go_leaves_first() {
     let t0 = Instant::now();
     let mut d = server(t0);
     let mut outbox = Outbox::default();
     let frame = |p: &[u8]| [&[0x82, p.len() as u8][..], p].concat();
+    let binary = |p: &[u8]| Command::Send(Message::Binary(p.to_vec().into()));
     for p in [&b"one"[..], b"two"] {
-        assert!(matches!(
-            d.command(Instant::now, Command::Send(Message::Binary(p.to_vec().into())), false),
-            Sent::Queued
-        ));
+        assert!(matches!(d.command(Instant::now, binary(p), false), Sent::Queued));
     }
-    let queued = [frame(b"one"), frame(b"two")].concat();
-    // A write that would block takes nothing.
-    assert!(!d.write_small(&outbox, |_| None).expect("no failure"));
-    assert!(!d.write_small(&outbox, |_| Some(Err(ErrorKind::WouldBlock.into()))).expect("no failure"));
-    // Part of it: the rest stays queued, and the writer that takes it resumes at the next byte.
+    let mut taken = d.take_small(&outbox).expect("small frames");
+    assert_eq!(&taken[..], &[frame(b"one"), frame(b"two")].concat()[..], "both frames, for one write");
+    // A write that would block after 4 bytes: the rest goes first, before what came meanwhile.
     let mut wire = Vec::new();
-    let part = d.write_small(&outbox, |bytes| {
-        assert_eq!(bytes, &queued[..], "both frames in one write");
-        wire.extend_from_slice(&bytes[..4]);
-        Some(Ok(4))
-    });
-    assert!(!part.expect("no failure"));
+    let mut calls = 0;
+    write_now(&mut taken, |bytes| {
+        calls += 1;
+        (calls == 1).then(|| {
+            wire.extend_from_slice(&bytes[..4]);
+            Ok(4)
+        })
+    })
+    .expect("no failure");
+    assert!(matches!(d.command(Instant::now, binary(b"3"), false), Sent::Queued));
+    assert!(!d.wrote_small(&mut outbox, taken), "a rest, and more queued");
+    assert!(d.has_unwritten());
     wire.extend(written(&mut d, &mut outbox).0);
-    assert_eq!(wire, queued);
+    assert_eq!(wire, [frame(b"one"), frame(b"two"), frame(b"3")].concat());
     // All of it.
-    assert!(matches!(d.command(Instant::now, Command::Send(Message::Binary(b"3".to_vec().into())), true), Sent::Flush));
-    assert!(d.write_small(&outbox, |bytes| Some(Ok(bytes.len()))).expect("no failure"));
+    assert!(matches!(d.command(Instant::now, binary(b"4"), true), Sent::Flush));
+    let mut taken = d.take_small(&outbox).expect("small");
+    write_now(&mut taken, |bytes| Some(Ok(bytes.len()))).expect("no failure");
+    assert!(d.wrote_small(&mut outbox, taken));
     assert!(!d.has_unwritten());
-    assert!(d.write_small(&outbox, |_| panic!("nothing to write")).expect("nothing queued: done"));
+    assert!(d.take_small(&outbox).is_some_and(|b| b.is_empty()), "nothing queued");
     // A pong due, or bytes in the write side's outbox, go the writer's way (its order).
     d.on_read(t0, Ok(&client_frame(0x9, b"p")));
-    assert!(!d.write_small(&outbox, |_| panic!("not taken")).expect("no failure"));
-    assert!(matches!(
-        d.command(Instant::now, Command::Send(Message::Binary(b"4".to_vec().into())), false),
-        Sent::Queued
-    ));
+    assert!(d.take_small(&outbox).is_none());
+    assert!(matches!(d.command(Instant::now, binary(b"5"), false), Sent::Queued));
     d.refill(&mut outbox);
-    assert!(!d.write_small(&outbox, |_| panic!("not taken")).expect("no failure"));
-    // A failed write is the caller's to report.
-    let mut d = server(t0);
-    let _ = d.command(Instant::now, Command::Send(Message::Binary(b"5".to_vec().into())), true);
-    let failed = d.write_small(&Outbox::default(), |_| Some(Err(ErrorKind::ConnectionReset.into())));
-    assert_eq!(failed.map_err(|e| e.kind()).err(), Some(ErrorKind::ConnectionReset));
-    assert!(d.write_small(&Outbox::default(), |_| Some(Ok(0))).is_err(), "a write of nothing: WriteZero");
+    assert!(d.take_small(&outbox).is_none());
+    // A failed write is the caller's to report; a write of nothing is a failure.
+    let mut bytes = bytes::Bytes::from_static(b"xyz");
+    let reset = write_now(&mut bytes, |_| Some(Err(ErrorKind::ConnectionReset.into())));
+    assert_eq!(reset.map_err(|e| e.kind()).err(), Some(ErrorKind::ConnectionReset));
+    assert_eq!(write_now(&mut bytes, |_| Some(Ok(0))).map_err(|e| e.kind()).err(), Some(ErrorKind::WriteZero));
+    assert_eq!(&bytes[..], b"xyz", "nothing went");
 }
 
 #[test]

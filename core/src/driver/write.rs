@@ -122,6 +122,13 @@ impl Outbox {
         }
     }
 
+    /// Queues `bytes` first: what a write without waiting left ([`super::Driver::wrote_small`]).
+    pub(super) fn push(&mut self, bytes: bytes::Bytes) {
+        debug_assert!(self.is_empty(), "only into an empty outbox");
+        self.bufs.push_front(bytes);
+        self.at = 0;
+    }
+
     /// True if nothing at all is queued.
     pub fn is_empty(&self) -> bool {
         self.bufs.is_empty() && self.then.is_none()
@@ -158,4 +165,25 @@ impl Outbox {
         self.at = 0;
         self.then = None;
     }
+}
+
+/// Writes `bytes` with `write`, a write that never waits (`None`: it would have), until none
+/// is left or a write would wait; what is left stays in `bytes`. The error is a failed
+/// write's, for [`super::Driver::write_failed`].
+pub fn write_now(
+    bytes: &mut bytes::Bytes,
+    mut write: impl FnMut(&[u8]) -> Option<io::Result<usize>>,
+) -> io::Result<()> {
+    use bytes::Buf;
+    while !bytes.is_empty() {
+        match write(bytes) {
+            Some(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Some(Ok(n)) => bytes.advance(n),
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Some(Err(e)) => return Err(e),
+            None => return Ok(()),
+        }
+    }
+    Ok(())
 }
