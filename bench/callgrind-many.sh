@@ -11,18 +11,22 @@
 # callgrind as the benchmark's `MANY_BASELINE` build, twice (2 000 and 12 000 echoes after the
 # same warm-up); the difference over 10 000 is what one echo costs, start-up and warm-up taken
 # out.
+#
+# CALLGRIND_OPTS adds valgrind options (`--dump-instr=yes` for bench/code-lines.py,
+# `--cache-sim=yes` for cache misses); CALLGRIND_KEEP=1 keeps the two profiles (out.2000,
+# out.12000) and prints their directory.
 set -euo pipefail
 bin=$(realpath "$1"); server=$2; n=${3:-100}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+if [ -n "${CALLGRIND_KEEP:-}" ]; then echo "profiles in $dir"; else trap 'rm -rf "$dir"' EXIT; fi
 # The wrapper the benchmark starts as its baseline server: callgrind around the same binary,
 # left running when the benchmark kills the wrapper, so that it can be ended with a signal and
 # write its counts.
 cat > "$dir/server.sh" <<WRAP
 #!/bin/bash
 export WSDUPLEX_BENCH_MANY_SERVER=$server
-valgrind --tool=callgrind --callgrind-out-file=$dir/out.\$CG_M "$bin" "\$@" 2>/dev/null &
+valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file=$dir/out.\$CG_M "$bin" "\$@" 2>/dev/null &
 echo \$! > $dir/pid.\$CG_M
 wait
 WRAP
