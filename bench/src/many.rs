@@ -30,6 +30,11 @@ pub enum Server {
     /// tokio-tungstenite 0.30, its `echo-server` example (`accept_async`, `split`,
     /// `read.try_filter(..).forward(write)`).
     TokioTungstenite,
+    /// Not a library's server: our core driven by hand on one tokio task (read, `handle_input`,
+    /// `poll_event`, `send`, `poll_transmit`, write), with none of the transport's layers. The
+    /// floor the transport's own cost is measured against; only when asked for
+    /// (`MANY_SERVERS=wsduplex-core-by-hand`).
+    CoreByHand,
 }
 
 impl Server {
@@ -44,12 +49,13 @@ impl Server {
             Server::WsduplexTokio => "wsduplex-tokio",
             Server::Fastwebsockets => "fastwebsockets",
             Server::TokioTungstenite => "tokio-tungstenite",
+            Server::CoreByHand => "wsduplex-core-by-hand",
         }
     }
 
     /// The server called `name`.
     pub fn named(name: &str) -> Option<Server> {
-        Server::ALL.into_iter().find(|s| s.name() == name)
+        Server::ALL.into_iter().chain([Server::CoreByHand]).find(|s| s.name() == name)
     }
 
     /// Serves `listener` until the process ends: a task per connection, each echoing every
@@ -94,6 +100,9 @@ impl Server {
                     }
                 }
             }),
+            Server::CoreByHand => {
+                tokio_main(listener, |stream| async move { core_by_hand(stream).await.map_err(fail("core by hand")) })
+            }
             Server::TokioTungstenite => tokio_main(listener, |stream| async move {
                 use futures_util::{StreamExt, TryStreamExt, future};
                 let ws = tokio_tungstenite::accept_async(stream).await.map_err(fail("accept"))?;
@@ -103,6 +112,36 @@ impl Server {
                     .await
                     .map_err(fail("forward"))
             }),
+        }
+    }
+}
+
+/// [`Server::CoreByHand`]: the handshake and the echo, the connection driven by hand.
+async fn core_by_hand(mut stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wsduplex_core::{Accept, Config, Connection, Event, Transmit};
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::server(Config::default(), Instant::now());
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Request(_) => conn.accept(Instant::now(), Accept::default()).map_err(std::io::Error::other)?,
+                Event::Message(m) => conn.send(m).map_err(std::io::Error::other)?,
+                Event::Closed(_) => return Ok(()),
+                _ => {}
+            }
+        }
+        while let Some(t) = conn.poll_transmit() {
+            match t {
+                Transmit::Bytes(b) => stream.write_all(&b).await?,
+                Transmit::ShutdownWrite | Transmit::Disconnect => return Ok(()),
+            }
+        }
+        let n = stream.read(&mut buf).await?;
+        conn.handle_input(Instant::now(), &buf[..n]);
+        if n == 0 {
+            return Ok(());
         }
     }
 }
