@@ -155,7 +155,7 @@ fn parent() -> Result<(), Failure> {
     let baseline = std::env::var_os("MANY_BASELINE").map(std::path::PathBuf::from);
     let mut runs: Vec<(Server, Option<&std::path::Path>)> = chosen.iter().map(|&s| (s, None)).collect();
     if let Some(exe) = &baseline {
-        let ours = chosen.iter().filter(|s| s.name().starts_with("wsduplex"));
+        let ours = chosen.iter().filter(|&&s| s.name().starts_with("wsduplex") && s != Server::CoreByHand);
         runs.extend(ours.map(|&s| (s, Some(exe.as_path()))));
     }
     let cores = cores();
