@@ -279,15 +279,18 @@ impl<H: Io> Shared<H> {
             Poll::Ready(result) => Some(result),
             Poll::Pending => None,
         });
+        // A stream that buffers (a TLS stream of the caller's) and cannot flush now leaves
+        // the flush to `flush`'s writer, which waits for it.
         let flushed = written.and_then(|()| match stream.poll_flush(cx) {
-            Poll::Ready(result) => result,
-            Poll::Pending => Ok(()),
+            Poll::Ready(result) => result.map(|()| true),
+            Poll::Pending => Ok(false),
         });
-        if let Err(e) = flushed {
-            return Err(self.write_failed(&mut w, e));
-        }
+        let flushed = match flushed {
+            Ok(flushed) => flushed,
+            Err(e) => return Err(self.write_failed(&mut w, e)),
+        };
         let mut d = self.driver();
-        let done = d.wrote_small(&mut w.outbox, bytes);
+        let done = d.wrote_small(&mut w.outbox, bytes) && flushed;
         // Given back under the driver's lock (see `Driver::wrote_small`).
         drop(w);
         Ok(done)

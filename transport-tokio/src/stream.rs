@@ -43,6 +43,7 @@ trait Socket: Sync {
     fn poll_ready(&self, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>>;
     fn try_read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn try_write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
 }
 
 macro_rules! socket {
@@ -69,6 +70,9 @@ macro_rules! socket {
             }
             fn try_write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
                 self.try_io(Interest::WRITABLE, || send_now(socket2::SockRef::from(self), bufs))
+            }
+            fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
+                socket2::SockRef::from(self).shutdown(how)
             }
         }
     };
@@ -195,15 +199,7 @@ impl<S: AsyncStream> wsduplex_async::Io for Half<S> {
     }
 
     fn shutdown_now(&self, how: Shutdown) -> Option<io::Result<()>> {
-        match &self.0 {
-            Inner::TcpRead(h) => Some(socket2::SockRef::from(h.as_ref()).shutdown(how)),
-            Inner::TcpWrite(h) => Some(socket2::SockRef::from(h.as_ref()).shutdown(how)),
-            #[cfg(unix)]
-            Inner::UnixRead(h) => Some(socket2::SockRef::from(h.as_ref()).shutdown(how)),
-            #[cfg(unix)]
-            Inner::UnixWrite(h) => Some(socket2::SockRef::from(h.as_ref()).shutdown(how)),
-            Inner::Locked(_) => None,
-        }
+        self.socket().map(|s| s.shutdown_now(how))
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
