@@ -171,7 +171,7 @@ fn tungstenite_echo(listener: TcpListener, flush_each: bool) -> Result<(), Failu
 fn wsduplex_blocking_echo(listener: TcpListener) -> Result<(), Failure> {
     use wsduplex_std::{Event, SocketConfig};
     let (s, _) = listener.accept().map_err(fail("accept"))?;
-    let ws = wsduplex_std::accept(s, SocketConfig::default()).map_err(fail("accept"))?;
+    let mut ws = wsduplex_std::accept(s, SocketConfig::default()).map_err(fail("accept"))?;
     while let Some(event) = ws.recv().map_err(fail("server recv"))? {
         match event {
             Event::Message(m) => ws.feed(m).map_err(fail("server feed"))?,
@@ -187,7 +187,7 @@ fn wsduplex_async_echo(listener: TcpListener) -> Result<(), Failure> {
     let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
     runtime::block_on(async move {
         let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-        let ws = wsduplex_smol::accept(s, SocketConfig::default()).await.map_err(fail("accept"))?;
+        let mut ws = wsduplex_smol::accept(s, SocketConfig::default()).await.map_err(fail("accept"))?;
         while let Some(event) = ws.recv().await.map_err(fail("server recv"))? {
             match event {
                 Event::Message(m) => ws.feed(m).await.map_err(fail("server feed"))?,

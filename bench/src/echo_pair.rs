@@ -181,7 +181,7 @@ fn tungstenite_client(addr: SocketAddr) -> Result<usize, Failure> {
 
 fn std_server(listener: TcpListener, feed: bool) -> Result<(), Failure> {
     let (s, _) = listener.accept().map_err(fail("accept"))?;
-    let ws = wsduplex_std::accept(s, Default::default()).map_err(fail("accept"))?;
+    let mut ws = wsduplex_std::accept(s, Default::default()).map_err(fail("accept"))?;
     while let Some(m) = ws.recv_message().map_err(fail("server recv"))? {
         if feed { ws.feed(m) } else { ws.send(m) }.map_err(fail("server send"))?;
     }
@@ -225,7 +225,7 @@ fn smol_pair(how: Sending) -> Result<usize, Failure> {
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
         let server = runtime::executor().spawn(async move {
             let (s, _) = listener.accept().await.map_err(fail("accept"))?;
-            let ws = wsduplex_smol::accept(s, Default::default()).await.map_err(fail("accept"))?;
+            let mut ws = wsduplex_smol::accept(s, Default::default()).await.map_err(fail("accept"))?;
             while let Some(m) = ws.recv_message().await.map_err(fail("server recv"))? {
                 if server_feeds { ws.feed(m).await } else { ws.send(m).await }.map_err(fail("server send"))?;
             }

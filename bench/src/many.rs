@@ -69,7 +69,7 @@ impl Server {
                     loop {
                         let (stream, _) = listener.accept().await.map_err(fail("accept"))?;
                         smol::spawn(async move {
-                            let ws = wsduplex_smol::accept(stream, Default::default()).await?;
+                            let mut ws = wsduplex_smol::accept(stream, Default::default()).await?;
                             while let Some(message) = ws.recv_message().await? {
                                 ws.send(message).await?;
                             }
@@ -80,7 +80,7 @@ impl Server {
                 })
             }
             Server::WsduplexTokio => tokio_main(listener, |stream| async move {
-                let ws = wsduplex_tokio::accept(stream, Default::default()).await.map_err(fail("accept"))?;
+                let mut ws = wsduplex_tokio::accept(stream, Default::default()).await.map_err(fail("accept"))?;
                 while let Some(message) = ws.recv_message().await.map_err(fail("recv"))? {
                     ws.send(message).await.map_err(fail("send"))?;
                 }

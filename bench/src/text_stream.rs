@@ -42,7 +42,7 @@ pub fn run(texts: &[String], deflate: bool) -> Result<Stats, Failure> {
     let url = format!("ws://{}/", listener.local_addr().map_err(fail("addr"))?);
     let server = thread::spawn(move || -> Result<(), Failure> {
         let (stream, _) = listener.accept().map_err(fail("accept"))?;
-        let ws = accept_with(stream, config(deflate), |_| Ok(Default::default())).map_err(fail("handshake"))?;
+        let mut ws = accept_with(stream, config(deflate), |_| Ok(Default::default())).map_err(fail("handshake"))?;
         let mut total = 0usize;
         while let Some(m) = ws.recv_message().map_err(fail("server recv"))? {
             if matches!(&m, Message::Text(t) if t.as_str() == "END") {
@@ -53,7 +53,7 @@ pub fn run(texts: &[String], deflate: bool) -> Result<Stats, Failure> {
         }
         Ok(())
     });
-    let ws = connect(&url, config(deflate)).map_err(fail("connect"))?;
+    let mut ws = connect(&url, config(deflate)).map_err(fail("connect"))?;
     if ws.deflate().is_some() != deflate {
         return Err(format!("permessage-deflate negotiated: {:?}, wanted {deflate}", ws.deflate()));
     }

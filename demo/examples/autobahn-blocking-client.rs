@@ -8,7 +8,7 @@ const AGENT: &str = "wsduplex-std";
 
 /// Echoes until the connection is released, with the seed server's streaming echo reactions.
 fn echo(url: &str) -> Result<Option<String>, SocketError> {
-    let ws = connect(url, seed::autobahn_client_config())?;
+    let mut ws = connect(url, seed::autobahn_client_config())?;
     let mut app = SeedServer::new("/echo", 1);
     let mut text = None;
     while let Some(event) = ws.recv()? {

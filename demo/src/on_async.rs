@@ -9,7 +9,7 @@ macro_rules! async_seed {
         /// Serves one accepted connection: the seed server, or an echo on `/echo`. With a timeline,
         /// logs the close handshake's steps on it.
         pub async fn serve<S: $krate::AsyncStream>(
-            ws: $krate::WebSocket<S>,
+            mut ws: $krate::WebSocket<S>,
             chunk_size: u64,
             timeline: Option<(&Timeline, Instant)>,
         ) -> Result<$krate::Outcome, $krate::SocketError> {

@@ -18,7 +18,7 @@ use crate::seed::{self, Reaction, SeedClient, SeedServer, Summary, Timeline};
 /// Serves one accepted connection: the seed server, or an echo on `/echo`. With a timeline,
 /// logs the close handshake's steps on it.
 pub fn serve<S: Stream>(
-    ws: WebSocket<S>,
+    mut ws: WebSocket<S>,
     chunk_size: u64,
     timeline: Option<(&Timeline, Instant)>,
 ) -> Result<Outcome, SocketError> {

@@ -111,7 +111,7 @@ fn every_transport_client_against_python_websockets_server() {
     for deflate in [true, false] {
         let config = SocketConfig::default().core(Config::default().deflate(deflate.then(DeflateConfig::default)));
         let std_client = || -> Result<(Outcome, Stats), SocketError> {
-            let ws = wsduplex_std::connect(&url, config.clone())?;
+            let mut ws = wsduplex_std::connect(&url, config.clone())?;
             for i in 0..MESSAGES {
                 ws.send(message(i))?;
                 assert_eq!(ws.recv_message()?, Some(message(i)), "echo {i}");
@@ -120,7 +120,7 @@ fn every_transport_client_against_python_websockets_server() {
         };
         let smol_client = || -> Result<(Outcome, Stats), SocketError> {
             smol::block_on(async {
-                let ws = wsduplex_smol::connect(&url, config.clone()).await?;
+                let mut ws = wsduplex_smol::connect(&url, config.clone()).await?;
                 for i in 0..MESSAGES {
                     ws.send(message(i)).await?;
                     assert_eq!(ws.recv_message().await?, Some(message(i)), "echo {i}");
@@ -131,7 +131,7 @@ fn every_transport_client_against_python_websockets_server() {
         let tokio_client = || -> Result<(Outcome, Stats), SocketError> {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
-                let ws = wsduplex_tokio::connect(&url, config.clone()).await?;
+                let mut ws = wsduplex_tokio::connect(&url, config.clone()).await?;
                 for i in 0..MESSAGES {
                     ws.send(message(i)).await?;
                     assert_eq!(ws.recv_message().await?, Some(message(i)), "echo {i}");

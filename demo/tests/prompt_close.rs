@@ -22,7 +22,7 @@ const PROMPT: Duration = Duration::from_secs(1);
 
 /// The client: a few messages, each echoed, then `close_and_wait`, timed.
 fn std_client(url: &str) -> Duration {
-    let ws = wsduplex_std::connect(url, wsduplex_std::SocketConfig::default()).expect("connect");
+    let mut ws = wsduplex_std::connect(url, wsduplex_std::SocketConfig::default()).expect("connect");
     for i in 0..3 {
         ws.send_text(format!("hello {i}")).expect("send");
         let echo = ws.recv_message().expect("recv").expect("an echo");
@@ -52,7 +52,7 @@ fn blocking_echo_servers_close_at_once() {
     let (listener, url) = listen();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        let ws = wsduplex_std::accept(stream, wsduplex_std::SocketConfig::default()).expect("accept");
+        let mut ws = wsduplex_std::accept(stream, wsduplex_std::SocketConfig::default()).expect("accept");
         while let Some(m) = ws.recv_message().expect("recv") {
             ws.send(m).expect("echo");
         }
@@ -96,7 +96,7 @@ fn smol_echo_servers_close_at_once() {
             smol::block_on(async move {
                 let listener = async_net::TcpListener::try_from(listener).expect("listener");
                 let (stream, _) = listener.accept().await.expect("accept");
-                let ws = wsduplex_smol::accept(stream, Default::default()).await.expect("accept");
+                let mut ws = wsduplex_smol::accept(stream, Default::default()).await.expect("accept");
                 if split {
                     // tokio-tungstenite's example echo, over our Stream and Sink.
                     let (write, read) = ws.split();
@@ -127,7 +127,7 @@ fn tokio_echo_servers_close_at_once() {
                 listener.set_nonblocking(true).expect("nonblocking");
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let (stream, _) = listener.accept().await.expect("accept");
-                let ws = wsduplex_tokio::accept(stream, Default::default()).await.expect("accept");
+                let mut ws = wsduplex_tokio::accept(stream, Default::default()).await.expect("accept");
                 if split {
                     // The Stream of messages ends at the peer's Close; the Sender, dropped then,
                     // has nothing more to send: the Close is answered at once.

@@ -39,7 +39,7 @@ fn a_smol_server_task_stays_small() {
     let accept = wsduplex_smol::accept(stream.clone(), config.clone());
     assert!(size_of_val(&accept) <= 1600, "accept future: {} bytes", size_of_val(&accept));
     drop(accept);
-    let ws = smol::block_on(wsduplex_smol::accept(stream, config)).expect("upgrade");
+    let mut ws = smol::block_on(wsduplex_smol::accept(stream, config)).expect("upgrade");
     let recv = ws.recv();
     assert!(size_of_val(&recv) <= 600, "recv future: {} bytes", size_of_val(&recv));
     drop(recv);
@@ -57,7 +57,7 @@ fn a_tokio_server_task_stays_small() {
         let stream = tokio::net::TcpStream::from_std(server).expect("tokio stream");
         let accept = wsduplex_tokio::accept(stream, config);
         assert!(size_of_val(&accept) <= 1600, "accept future: {} bytes", size_of_val(&accept));
-        let ws = accept.await.expect("upgrade");
+        let mut ws = accept.await.expect("upgrade");
         let recv = ws.recv();
         assert!(size_of_val(&recv) <= 600, "recv future: {} bytes", size_of_val(&recv));
         drop(recv);

@@ -27,7 +27,7 @@ fn a_server_logs_each_connections_life_and_the_peer_that_broke_the_protocol() {
         let addr = line.split("ws://").nth(1).and_then(|s| s.split('/').next()).expect("address").to_owned();
 
         // A clean client.
-        let ws = wsduplex_std::connect(&format!("ws://{addr}/echo"), Default::default()).expect("connect");
+        let mut ws = wsduplex_std::connect(&format!("ws://{addr}/echo"), Default::default()).expect("connect");
         ws.send_text("hi").expect("send");
         assert!(ws.recv_message().expect("echo").is_some());
         assert!(ws.close_and_wait(1000, "bye").expect("close").is_clean());

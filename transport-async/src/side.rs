@@ -48,6 +48,11 @@ impl<T> Side<T> {
         Side { state: AtomicU8::new(FREE), value: UnsafeCell::new(value) }
     }
 
+    /// The side, for the only owner of the connection (`&mut`: no `Held` exists).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
     /// The side if it is free, for a task that needs it only if nobody else has it.
     pub(crate) fn take_now<'a>(&'a self, changes: &'a Changes) -> Option<Held<'a, T>> {
         // Acquire: what the last holder wrote to the value happened before its release.

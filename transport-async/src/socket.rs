@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use wsduplex_core::Connection;
+use wsduplex_core::bytes::Bytes;
 use wsduplex_core::driver::{
     Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, goal,
     write_now,
@@ -36,18 +37,13 @@ struct ReadSide<H> {
 }
 
 impl<H: Io> ReadSide<H> {
-    /// Reads once into the thread's scratch buffer and hands the result to the driver in the
-    /// same poll: nothing stays in the buffer between reads, and a future dropped after this
-    /// returns loses nothing. Returns the driver, still locked, for the caller to look at
-    /// what the input did.
-    fn poll_into<'d>(&mut self, cx: &mut Context<'_>, driver: &'d SyncMutex<Driver>) -> Poll<SyncGuard<'d, Driver>> {
+    /// Reads once into the thread's scratch buffer and hands the result to `on_read` (which
+    /// gives it to the driver) in the same poll: nothing stays in the buffer between reads, and
+    /// a future dropped after this returns loses nothing.
+    fn poll_into<R>(&mut self, cx: &mut Context<'_>, on_read: impl FnOnce(io::Result<&[u8]>) -> R) -> Poll<R> {
         let stream = &mut self.stream;
         with_scratch(self.size, |buf| match stream.poll_read(cx, buf) {
-            Poll::Ready(res) => {
-                let mut d = lock(driver);
-                d.on_read(Instant::now(), res.map(|n| &buf[..n]));
-                Poll::Ready(d)
-            }
+            Poll::Ready(res) => Poll::Ready(on_read(res.map(|n| &buf[..n]))),
             Poll::Pending => Poll::Pending,
         })
     }
@@ -59,6 +55,18 @@ impl<H: Io> ReadSide<H> {
             let res = self.stream.try_read(buf);
             lock(driver).on_read(Instant::now(), res.map(|n| &buf[..n]));
         })
+    }
+}
+
+/// Gives a read's result to the driver behind `driver`'s lock, and returns the driver, still
+/// locked, for the caller to look at what the input did.
+fn locked_read<'d>(
+    driver: &'d SyncMutex<Driver>,
+) -> impl for<'b> FnOnce(io::Result<&'b [u8]>) -> SyncGuard<'d, Driver> {
+    move |res| {
+        let mut d = lock(driver);
+        d.on_read(Instant::now(), res);
+        d
     }
 }
 
@@ -122,6 +130,31 @@ impl<H: Io> WriteSide<H> {
         self.stream.poll_write_vectored(cx, &slices[..n])
     }
 
+    /// Writes `bytes` ([`Driver::take_small`]'s) as far as the stream takes them now, leaving
+    /// the rest in `bytes`. True if the stream also flushed: a stream that buffers (a TLS
+    /// stream of the caller's) and cannot flush now leaves the flush to a writer that waits.
+    fn write_small(&mut self, bytes: &mut Bytes) -> io::Result<bool> {
+        // Polled with a waker that does nothing: whatever waits is a waiting writer's to wait for.
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        let stream = &mut self.stream;
+        write_now(bytes, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        })?;
+        match stream.poll_flush(cx) {
+            Poll::Ready(result) => result.map(|()| true),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// A write failed: the driver drops what is queued, and the stream is shut down.
+    fn failed(&mut self, driver: &mut Driver, e: io::Error) -> SocketError {
+        let error = driver.write_failed(Instant::now(), &mut self.outbox, e);
+        let _ = self.stream.shutdown_now(Shutdown::Both);
+        self.closed = true;
+        error
+    }
+
     async fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
         let result = match self.stream.shutdown_now(how) {
             Some(r) => r,
@@ -174,6 +207,11 @@ impl<H: Io> Shared<H> {
     /// The driver, locked (never across an await).
     pub fn driver(&self) -> SyncGuard<'_, Driver> {
         lock(&self.driver)
+    }
+
+    /// The driver of a connection with one handle (`&mut`: no lock).
+    pub fn driver_mut(&mut self) -> &mut Driver {
+        self.driver.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Wakes every task waiting for a change.
@@ -238,9 +276,7 @@ impl<H: Io> Shared<H> {
     }
 
     fn write_failed(&self, w: &mut WriteSide<H>, e: io::Error) -> SocketError {
-        let error = self.driver().write_failed(Instant::now(), &mut w.outbox, e);
-        let _ = w.stream.shutdown_now(Shutdown::Both);
-        w.closed = true;
+        let error = w.failed(&mut self.driver(), e);
         self.notify();
         error
     }
@@ -266,26 +302,34 @@ impl<H: Io> Shared<H> {
         }
     }
 
+    /// [`Shared::flush`] for the only handle (a `WebSocket` not split, with no `Stream` or
+    /// `Sink` operation in flight): a small write made at once takes neither the driver's
+    /// lock nor the write side's (`&mut`: no other task can hold them); anything else is
+    /// `flush`'s.
+    pub async fn flush_alone(&mut self) -> Result<(), SocketError> {
+        let w = self.writer.get_mut();
+        let d = self.driver.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut bytes) = d.take_small(&w.outbox) {
+            match w.write_small(&mut bytes) {
+                Ok(flushed) => {
+                    if d.wrote_small(&mut w.outbox, bytes) && flushed {
+                        return Ok(());
+                    }
+                }
+                // No task to wake: there is no other handle.
+                Err(e) => return Err(w.failed(d, e)),
+            }
+        }
+        self.flush().await
+    }
+
     /// Writes small queued output at once if the write side is free ([`Driver::take_small`]):
     /// true if all of it went. What did not go stays queued for the writer `flush` waits as,
     /// which resumes at the same byte.
     fn write_small_now(&self) -> Result<bool, SocketError> {
         let Some(mut w) = self.writer.take_now(&self.changed) else { return Ok(false) };
         let Some(mut bytes) = self.driver().take_small(&w.outbox) else { return Ok(false) };
-        // Polled with a waker that does nothing: whatever waits is `flush`'s to wait for.
-        let cx = &mut Context::from_waker(std::task::Waker::noop());
-        let stream = &mut w.stream;
-        let written = write_now(&mut bytes, |buf| match stream.poll_write_vectored(cx, &[IoSlice::new(buf)]) {
-            Poll::Ready(result) => Some(result),
-            Poll::Pending => None,
-        });
-        // A stream that buffers (a TLS stream of the caller's) and cannot flush now leaves
-        // the flush to `flush`'s writer, which waits for it.
-        let flushed = written.and_then(|()| match stream.poll_flush(cx) {
-            Poll::Ready(result) => result.map(|()| true),
-            Poll::Pending => Ok(false),
-        });
-        let flushed = match flushed {
+        let flushed = match w.write_small(&mut bytes) {
             Ok(flushed) => flushed,
             Err(e) => return Err(self.write_failed(&mut w, e)),
         };
@@ -356,7 +400,7 @@ impl<H: Io> Shared<H> {
                 && let Some(mut r) = self.reader.take_now(&self.changed)
             {
                 let reached = future::poll_fn(|cx| {
-                    if let Poll::Ready(mut d) = r.poll_into(cx, &self.driver) {
+                    if let Poll::Ready(mut d) = r.poll_into(cx, locked_read(&self.driver)) {
                         return Poll::Ready(match d.poll_goal(&mut goal, false) {
                             Next::Ready { value, flush } => Some((value, flush)),
                             _ => None,
@@ -409,7 +453,7 @@ impl<H: Io> Shared<H> {
                                 Woke::Read
                             }
                             Some(r) => {
-                                let mut d = future::poll_fn(|cx| r.poll_into(cx, &self.driver)).await;
+                                let mut d = future::poll_fn(|cx| r.poll_into(cx, locked_read(&self.driver))).await;
                                 // Most rounds end here, with the message read: one lock for both.
                                 // The round is over, so it stops being the flusher first, as its
                                 // guard's drop would: a `Sender`'s message left to it after this
@@ -464,6 +508,41 @@ impl<H: Io> Shared<H> {
             }
             self.notify();
         }
+    }
+
+    /// [`Shared::drive`] for the only handle (see [`Shared::flush_alone`]). A wait for input
+    /// alone (no deadline, nothing to write: an echo's every receive) is a read straight into
+    /// the driver, without its lock, the read side's, or a listener for changes: no other task
+    /// can make one. Any other wait is `drive`'s.
+    pub async fn drive_alone<T>(
+        &mut self,
+        mut goal: impl FnMut(&mut Connection) -> Option<T>,
+    ) -> Result<T, SocketError> {
+        let mut flushed = false;
+        loop {
+            let d = self.driver_mut();
+            match d.poll_goal(&mut goal, flushed) {
+                Next::Ready { value, flush } => {
+                    if flush {
+                        self.try_flush()?;
+                    }
+                    return Ok(value);
+                }
+                Next::Flush => {
+                    self.try_flush()?;
+                    flushed = true;
+                    continue;
+                }
+                Next::Wait { deadline: None }
+                    if !d.has_unwritten() && d.may_read() && d.read_plan(true) == ReadPlan::Read => {}
+                Next::Wait { .. } => break,
+            }
+            let d = self.driver.get_mut().unwrap_or_else(PoisonError::into_inner);
+            let r = self.reader.get_mut();
+            future::poll_fn(|cx| r.poll_into(cx, |res| d.on_read(Instant::now(), res))).await;
+            flushed = false;
+        }
+        self.drive(goal).await
     }
 
     /// The next item of the `Stream` impls: a data message, `Ok(None)` from the peer's Close

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (stream, _) = listener.accept().await?;
             let config = config.clone();
             smol::spawn(async move {
-                let ws = accept(stream, config).await?;
+                let mut ws = accept(stream, config).await?;
                 while let Some(message) = ws.recv_message().await? {
                     ws.send(message).await?;
                 }

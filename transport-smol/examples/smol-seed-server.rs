@@ -24,7 +24,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         let (stream, _) = listener.accept().await?;
         let config = config.clone();
         smol::spawn(async move {
-            let ws = accept(stream, config).await?;
+            let mut ws = accept(stream, config).await?;
             while let Some(event) = ws.recv().await? {
                 match event {
                     Event::ChunkBoundary { .. } => {

@@ -215,7 +215,7 @@ fn cancelled_futures_lose_no_data() {
     thread::spawn(move || on_std::serve_forever(listener, seed::server_socket_config(CHUNK)));
     let (received, outcome) = run(move |ex| {
         ex.spawn(async move {
-            let ws = connect(&format!("ws://{echo_addr}/echo"), SocketConfig::default()).await.expect("connect");
+            let mut ws = connect(&format!("ws://{echo_addr}/echo"), SocketConfig::default()).await.expect("connect");
             let mut received = Vec::new();
             for i in 0..200u64 {
                 let msg = seed::stamped(&seed::payload(0, 300_000), i);
@@ -283,7 +283,7 @@ fn a_peer_that_never_answers_close_cannot_hang_us() {
         ex.spawn(async move {
             let mut config = SocketConfig::default();
             config.core.close_timeout = Duration::from_millis(300);
-            let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
+            let mut ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
             let t0 = Instant::now();
             let outcome = ws.close_and_wait(1000, "").await.expect("close and wait");
             (outcome, t0.elapsed())
@@ -324,7 +324,7 @@ fn fed_replies_go_out_when_the_batch_is_handed_out() {
                 while ws.read().is_ok() {}
             }));
             let (stream, _) = listener.accept().await.expect("accept");
-            let ws = accept(stream, SocketConfig::default()).await.expect("handshake");
+            let mut ws = accept(stream, SocketConfig::default()).await.expect("handshake");
             while let Some(event) = ws.recv().await.expect("recv") {
                 match event {
                     Event::Message(m) => ws.feed(m).await.expect("feed"),

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for stream in listener.incoming() {
         let (stream, config) = (stream?, config.clone());
         std::thread::spawn(move || {
-            let ws = accept(stream, config)?;
+            let mut ws = accept(stream, config)?;
             while let Some(event) = ws.recv()? {
                 match event {
                     Event::ChunkBoundary { .. } => ws.send(Message::text(format!("Server got {CHUNK} bytes\n")))?,

@@ -84,6 +84,22 @@ impl<S: Stream> Shared<S> {
         lock(&self.driver)
     }
 
+    /// The driver of a connection with one handle (`&mut`: no lock).
+    fn driver_mut(&mut self) -> &mut Driver {
+        self.driver.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `flush` for the only handle. A blocking flush costs its locks next to its system
+    /// call nothing worth a second path.
+    fn flush_alone(&mut self) -> Result<(), SocketError> {
+        self.flush()
+    }
+
+    /// `drive` for the only handle: as `flush_alone`.
+    fn drive_alone<T>(&mut self, goal: impl FnMut(&mut Connection) -> Option<T>) -> Result<T, SocketError> {
+        self.drive(goal)
+    }
+
     /// Wakes the threads waiting for a change (state, reader or writer released).
     fn notify(&self) {
         // Pairs with the fence in `drive`: either the waiter sees our change before it waits,

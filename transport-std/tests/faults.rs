@@ -60,7 +60,7 @@ fn our_server(config: SocketConfig) -> (String, thread::JoinHandle<Served>) {
     let addr = listener.local_addr().expect("addr").to_string();
     let h = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        let ws = match accept_with(stream, config, |_| Ok(Default::default())) {
+        let mut ws = match accept_with(stream, config, |_| Ok(Default::default())) {
             Ok(ws) => ws,
             Err(e) => return (Err(e), vec![]),
         };
@@ -101,7 +101,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
     });
     let mut config = SocketConfig::default();
     config.core.eof_timeout = Duration::from_millis(300);
-    let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let t0 = Instant::now();
     let outcome = ws.close_and_wait(1000, "").expect("close and wait");
     let took = t0.elapsed();
@@ -132,7 +132,7 @@ fn a_peer_that_resets_mid_stream_and_mid_close() {
         let _ = raw.read(&mut b); // our Close
         reset(raw);
     });
-    let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).expect("connect");
     let t0 = Instant::now();
     let outcome = ws.close_and_wait(1000, "");
     assert!(t0.elapsed() < Duration::from_secs(1));
@@ -152,7 +152,7 @@ fn a_peer_that_stops_reading_cannot_block_us_past_the_write_timeout() {
     });
     let mut config = SocketConfig::default().write_timeout(Duration::from_millis(400));
     config.core.close_timeout = Duration::from_millis(400);
-    let ws = connect(&format!("ws://{addr}/"), config).expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/"), config).expect("connect");
     let t0 = Instant::now();
     let chunk = vec![0u8; 1 << 20];
     let err = loop {

@@ -116,7 +116,7 @@ fn echo_with_fragmented_and_large_messages_against_tungstenite_server() {
     let (addr, server) = tungstenite_seed_server();
     let mut config = SocketConfig::default();
     config.core.max_frame_size = 64 << 20;
-    let ws = connect(&format!("ws://{addr}/echo"), config).expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/echo"), config).expect("connect");
     let big = seed::payload(3, 20 << 20);
     ws.send_binary(big.clone()).expect("20 MiB");
     ws.send_fragment(wsduplex_std::DataKind::Text, "κό".into(), false).expect("fragment");
@@ -309,7 +309,7 @@ fn fed_replies_go_out_when_the_batch_is_handed_out() {
     let addr = listener.local_addr().expect("addr");
     let server = thread::spawn(move || -> Result<Outcome, wsduplex_std::SocketError> {
         let (stream, _) = listener.accept()?;
-        let ws = wsduplex_std::accept(stream, SocketConfig::default())?;
+        let mut ws = wsduplex_std::accept(stream, SocketConfig::default())?;
         while let Some(event) = ws.recv()? {
             match event {
                 Event::Message(m) => ws.feed(m)?,

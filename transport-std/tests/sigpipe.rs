@@ -8,7 +8,7 @@ use wsduplex_std::{Message, connect};
 fn a_send_to_a_closed_peer_fails_without_a_signal() {
     in_child("a_send_to_a_closed_peer_fails_without_a_signal", || {
         let (addr, peer) = closed_peer();
-        let ws = connect(&format!("ws://{addr}/"), Default::default()).expect("connect");
+        let mut ws = connect(&format!("ws://{addr}/"), Default::default()).expect("connect");
         peer.join().expect("peer");
         let refused = message_sizes().any(|size| ws.send(Message::Binary(vec![7u8; size].into())).is_err());
         assert!(refused, "every send to a closed peer succeeded");

@@ -41,7 +41,7 @@
 //! loop {
 //!     let (stream, _) = listener.accept().await?;
 //!     tokio::spawn(async move {
-//!         let ws = accept(stream, SocketConfig::default()).await?;
+//!         let mut ws = accept(stream, SocketConfig::default()).await?;
 //!         while let Some(event) = ws.recv().await? {
 //!             match event {
 //!                 Event::Message(m) => ws.send(m).await?,

@@ -34,7 +34,9 @@ fn server() -> (SocketAddr, mpsc::Sender<()>) {
 #[tokio::test(flavor = "current_thread")]
 async fn a_receive_given_up_hands_the_read_side_to_the_receive_waiting_beside_it() {
     let (addr, go) = server();
-    let ws = Arc::new(connect(&format!("ws://{addr}/"), Default::default()).await.expect("connect"));
+    // Two receives at once: a `Receiver` shared by two tasks (a `WebSocket` has one owner).
+    let (_tx, rx) = connect(&format!("ws://{addr}/"), Default::default()).await.expect("connect").split();
+    let ws = Arc::new(rx);
     let first = {
         let ws = ws.clone();
         tokio::spawn(async move { tokio::time::timeout(Duration::from_millis(100), ws.recv_message()).await.is_err() })

@@ -69,7 +69,7 @@ fn our_server(config: SocketConfig) -> (String, thread::JoinHandle<Served>) {
         block_on(async move {
             let listener = tokio_listener(listener);
             let (stream, _) = listener.accept().await.expect("accept");
-            let ws = match accept_with(stream, config, |_| Ok(Default::default())).await {
+            let mut ws = match accept_with(stream, config, |_| Ok(Default::default())).await {
                 Ok(ws) => ws,
                 Err(e) => return (Err(e), vec![]),
             };
@@ -112,7 +112,7 @@ fn a_server_that_answers_close_but_keeps_tcp_open() {
     let (outcome, took) = block_on(async {
         let mut config = SocketConfig::default();
         config.core.eof_timeout = Duration::from_millis(300);
-        let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
+        let mut ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
         let t0 = Instant::now();
         (ws.close_and_wait(1000, "").await.expect("close and wait"), t0.elapsed())
     });
@@ -142,7 +142,7 @@ fn a_peer_that_resets_mid_stream_and_mid_close() {
         reset(raw);
     });
     let (outcome, took) = block_on(async {
-        let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
+        let mut ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
         let t0 = Instant::now();
         (ws.close_and_wait(1000, "").await, t0.elapsed())
     });
@@ -164,7 +164,7 @@ fn a_peer_that_stops_reading_cannot_hold_us_past_the_write_timeout() {
     block_on(async {
         let mut config = SocketConfig::default().write_timeout(Duration::from_millis(400));
         config.core.close_timeout = Duration::from_millis(400);
-        let ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
+        let mut ws = connect(&format!("ws://{addr}/"), config).await.expect("connect");
         let t0 = Instant::now();
         let chunk = vec![0u8; 1 << 20];
         let err = loop {

@@ -108,7 +108,7 @@ async fn accept_parsed_answers_and_keeps_the_bytes_read_past_the_head() {
         }
     };
     let request = wsduplex_tokio::Request::try_from(&request).expect("a valid upgrade");
-    let ws = accept_parsed(stream, request, &buf[head_len..n], SocketConfig::default(), |r| {
+    let mut ws = accept_parsed(stream, request, &buf[head_len..n], SocketConfig::default(), |r| {
         assert_eq!(r.path, "/chat");
         Ok(Accept::default())
     })

@@ -92,7 +92,7 @@ async fn our_client_runs_the_seed_against_tokio_tungstenite() {
 #[tokio::test]
 async fn echo_and_fragments_through_tokio_tungstenite() {
     let (addr, server) = tokio_tungstenite_server().await;
-    let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
     ws.send_binary(vec![1u8, 2, 3]).await.expect("send");
     let text = "fragmented: é, 漢字, 🦀";
     let bytes = Bytes::from(text);
@@ -224,7 +224,7 @@ async fn a_stream_of_any_other_type_works_through_the_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_futures_lose_no_data() {
     let (addr, _server) = tokio_tungstenite_server().await;
-    let ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
+    let mut ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
     let message = |i: u64| Bytes::from(i.to_be_bytes().repeat(100)); // 800 B: echoed by the peer
     let mut received = Vec::new();
     for i in 0..200u64 {

@@ -9,7 +9,7 @@ fn a_send_to_a_closed_peer_fails_without_a_signal() {
     in_child("a_send_to_a_closed_peer_fails_without_a_signal", || {
         let (addr, peer) = closed_peer();
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(async {
-            let ws = connect(&format!("ws://{addr}/"), Default::default()).await.expect("connect");
+            let mut ws = connect(&format!("ws://{addr}/"), Default::default()).await.expect("connect");
             peer.join().expect("peer");
             for size in message_sizes() {
                 if ws.send(Message::Binary(vec![7u8; size].into())).await.is_err() {

@@ -133,7 +133,7 @@ async fn our_client_runs_the_seed_over_tls_against_tokio_tungstenite() {
 async fn echo_over_tls_through_tokio_tungstenite() {
     let pki = pki();
     let (addr, server) = tokio_tungstenite_tls_server(&pki).await;
-    let ws = connect(&format!("wss://{addr}/"), client_config(&pki)).await.expect("connect");
+    let mut ws = connect(&format!("wss://{addr}/"), client_config(&pki)).await.expect("connect");
     for i in 0..100u32 {
         ws.send_text(format!("message {i}")).await.expect("send");
         let echo = tokio::time::timeout(LIMIT, ws.recv_message()).await.expect("in time").expect("recv");
@@ -265,7 +265,7 @@ async fn a_corrupted_record_ends_the_connection_after_everything_before_it() {
     let config = server_config(&pki, LeafKind::Valid);
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await?;
-        let ws = accept(stream, config).await?;
+        let mut ws = accept(stream, config).await?;
         for i in 0..N {
             ws.send_binary(vec![i as u8; SIZE]).await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -301,7 +301,7 @@ async fn a_corrupted_record_ends_the_connection_after_everything_before_it() {
             }
         }
     });
-    let ws = connect(&format!("wss://localhost:{front_port}/"), client_config(&pki)).await.expect("connect");
+    let mut ws = connect(&format!("wss://localhost:{front_port}/"), client_config(&pki)).await.expect("connect");
     let mut got = Vec::new();
     let end = tokio::time::timeout(LIMIT, async {
         loop {
@@ -347,7 +347,7 @@ async fn a_peer_that_never_ends_its_tls_does_not_hang_our_close() {
     });
     let mut config = client_config(&pki);
     config.core = config.core.clone().eof_timeout(Duration::from_millis(300));
-    let ws = connect(&format!("wss://localhost:{port}/"), config).await.expect("connect");
+    let mut ws = connect(&format!("wss://localhost:{port}/"), config).await.expect("connect");
     let t0 = Instant::now();
     let outcome = tokio::time::timeout(LIMIT, ws.close_and_wait(1000, "")).await.expect("no hang").expect("close");
     assert!(outcome.is_clean(), "{outcome:?}");

@@ -12,6 +12,11 @@
 //! - `[async] fn drive<T>(&self, goal) -> Result<T, SocketError>`: drives rounds until `goal`
 //!   returns a value (see the [driver's docs](crate::driver));
 //! - `[async] fn abort(&self)`;
+//! - `fn driver_mut(&mut self) -> &mut Driver`, `[async] fn flush_alone(&mut self)` and
+//!   `[async] fn drive_alone<T>(&mut self, goal)`: the same for the only handle of a
+//!   connection, which needs no lock (a `WebSocket` whose methods hold `&mut self`, not split,
+//!   with no `Stream` or `Sink` operation in flight: `Arc::get_mut` says so). A transport may
+//!   simply call the shared ones;
 //!
 //! and beside it `[async] fn connect_tcp(address: &str, timeout: Duration) -> io::Result<T>`
 //! for its TCP stream type `T`, the default stream type given to the macro, and `Polling`
@@ -50,36 +55,77 @@ macro_rules! socket_api {
             /// Issues `command`, writing out while the outgoing buffer is full (this is where
             /// a send waits), then everything if `flush`.
             $($a)? fn command(&self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
-                let changes_deadline = command.changes_deadline();
-                let mut command = command;
-                loop {
-                    let sent = self.0.driver().command($clock, command, flush);
-                    match sent {
-                        $crate::driver::Sent::Queued => return Ok(()),
-                        $crate::driver::Sent::Flush => {
-                            if changes_deadline {
-                                self.0.notify();
-                            }
-                            return self.0.flush()$(.$aw)?;
+                let shared = &*self.0;
+                $crate::socket_api!(@command [$(.$aw)?] $clock, shared, driver, flush, command, flush)
+            }
+
+            /// `command` from the `WebSocket`: on the connection alone while no other handle
+            /// exists (not split, no `Stream` or `Sink` operation in flight), without its locks.
+            $($a)? fn command_mut(&mut self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
+                match std::sync::Arc::get_mut(&mut self.0) {
+                    Some(alone) => $crate::socket_api!(@command [$(.$aw)?] $clock, alone, driver_mut, flush_alone, command, flush),
+                    None => self.command(command, flush)$(.$aw)?,
+                }
+            }
+
+            /// Writes out everything queued.
+            $($a)? fn flush(&self) -> Result<(), $crate::driver::SocketError> {
+                self.0.flush()$(.$aw)?
+            }
+
+            /// `flush` from the `WebSocket` (see `command_mut`).
+            $($a)? fn flush_mut(&mut self) -> Result<(), $crate::driver::SocketError> {
+                match std::sync::Arc::get_mut(&mut self.0) {
+                    Some(alone) => alone.flush_alone()$(.$aw)?,
+                    None => self.0.flush()$(.$aw)?,
+                }
+            }
+
+            /// Drives the connection until `goal` returns a value.
+            $($a)? fn drive<T>(
+                &self,
+                goal: impl FnMut(&mut $crate::Connection) -> Option<T>,
+            ) -> Result<T, $crate::driver::SocketError> {
+                self.0.drive(goal)$(.$aw)?
+            }
+
+            /// `drive` from the `WebSocket` (see `command_mut`).
+            $($a)? fn drive_mut<T>(
+                &mut self,
+                goal: impl FnMut(&mut $crate::Connection) -> Option<T>,
+            ) -> Result<T, $crate::driver::SocketError> {
+                match std::sync::Arc::get_mut(&mut self.0) {
+                    Some(alone) => alone.drive_alone(goal)$(.$aw)?,
+                    None => self.0.drive(goal)$(.$aw)?,
+                }
+            }
+
+            /// The next event, after the prompt close rule (`Driver::receiving_alone`).
+            $($a)? fn receive(&self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
+                if self.0.driver().receiving_alone($clock) {
+                    self.0.notify();
+                }
+                self.0.drive($crate::driver::goal::event)$(.$aw)?
+            }
+
+            /// `receive` from the `WebSocket` (see `command_mut`).
+            $($a)? fn receive_mut(&mut self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
+                match std::sync::Arc::get_mut(&mut self.0) {
+                    Some(alone) => {
+                        if alone.driver_mut().receiving_alone($clock) {
+                            alone.notify();
                         }
-                        $crate::driver::Sent::Delegated { wake } => {
-                            if wake {
-                                self.0.wake_flusher();
-                            }
-                            return Ok(());
-                        }
-                        $crate::driver::Sent::FlushAndRetry(back) => {
-                            self.0.flush()$(.$aw)??;
-                            command = back;
-                        }
-                        $crate::driver::Sent::Refused(e) => return Err(e),
+                        alone.drive_alone($crate::driver::goal::event)$(.$aw)?
                     }
+                    None => self.receive()$(.$aw)?,
                 }
             }
         }
 
-        /// A WebSocket connection with one owner at a time. [`WebSocket::split`] it to send
-        /// and receive from two threads or tasks.
+        /// A WebSocket connection with one owner at a time: its methods that send or receive
+        /// take `&mut self`, as a socket's one task (or thread) calls them in turn, and run
+        /// on the connection without taking its locks. [`WebSocket::split`] it to send and
+        /// receive from two threads or tasks at once.
         pub struct WebSocket<S: $bound = $default> {
             handle: Handle<S>,
             opened: $crate::driver::Opened,
@@ -102,8 +148,8 @@ macro_rules! socket_api {
         }
 
         impl<S: $bound> WebSocket<S> {
-            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
-            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] $clock);
+            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?] [mut] command_mut flush_mut drive_mut);
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] [mut] receive_mut);
             $crate::socket_api!(@inspecting);
 
             /// Splits into a sending and a receiving half. While the `Sender` lives, the peer's
@@ -298,16 +344,16 @@ macro_rules! socket_api {
         }
 
         impl<S: $bound> Sender<S> {
-            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?]);
+            $crate::socket_api!(@sending [$($a)?] [$(.$aw)?] [] command flush drive);
             $crate::socket_api!(@inspecting);
         }
 
         impl<S: $bound> Receiver<S> {
-            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] $clock);
+            $crate::socket_api!(@receiving [$($a)?] [$(.$aw)?] [] receive);
             $crate::socket_api!(@inspecting);
         }
     };
-    (@sending [$($a:tt)?] [$(.$aw:tt)?]) => {
+    (@sending [$($a:tt)?] [$(.$aw:tt)?] [$($m:tt)?] $command:ident $flush:ident $drive:ident) => {
         /// Sends a whole message and writes it out (with everything queued before it); waits
         /// while the socket does not take it.
         ///
@@ -316,17 +362,17 @@ macro_rules! socket_api {
         /// (`driver::Sent::Delegated`): it writes everything queued in one write before it
         /// hands out anything, and this returns at once. An error of that write ends the
         /// connection: `recv` and the next send report it.
-        pub $($a)? fn send(&self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
-            self.handle.command($crate::driver::Command::Send(message), true)$(.$aw)?
+        pub $($a)? fn send(&$($m)? self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
+            self.handle.$command($crate::driver::Command::Send(message), true)$(.$aw)?
         }
 
         /// Sends a text message.
-        pub $($a)? fn send_text(&self, text: impl Into<$crate::Text>) -> Result<(), $crate::driver::SocketError> {
+        pub $($a)? fn send_text(&$($m)? self, text: impl Into<$crate::Text>) -> Result<(), $crate::driver::SocketError> {
             self.send($crate::Message::Text(text.into()))$(.$aw)?
         }
 
         /// Sends a binary message.
-        pub $($a)? fn send_binary(&self, data: impl Into<$crate::bytes::Bytes>) -> Result<(), $crate::driver::SocketError> {
+        pub $($a)? fn send_binary(&$($m)? self, data: impl Into<$crate::bytes::Bytes>) -> Result<(), $crate::driver::SocketError> {
             self.send($crate::Message::Binary(data.into()))$(.$aw)?
         }
 
@@ -334,62 +380,59 @@ macro_rules! socket_api {
         /// out with the next `send`, `flush` or `close`, or when `recv` has handed out every
         /// event already received: an echo that feeds its replies answers a batch of messages
         /// with one write. Waits only while the outgoing buffer is full.
-        pub $($a)? fn feed(&self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
-            self.handle.command($crate::driver::Command::Send(message), false)$(.$aw)?
+        pub $($a)? fn feed(&$($m)? self, message: $crate::Message) -> Result<(), $crate::driver::SocketError> {
+            self.handle.$command($crate::driver::Command::Send(message), false)$(.$aw)?
         }
 
         /// Writes out everything queued; waits while the socket does not take it.
-        pub $($a)? fn flush(&self) -> Result<(), $crate::driver::SocketError> {
-            self.handle.0.flush()$(.$aw)?
+        pub $($a)? fn flush(&$($m)? self) -> Result<(), $crate::driver::SocketError> {
+            self.handle.$flush()$(.$aw)?
         }
 
         /// Sends part of a message; `end_of_message` finishes it.
         pub $($a)? fn send_fragment(
-            &self,
+            &$($m)? self,
             kind: $crate::DataKind,
             data: $crate::bytes::Bytes,
             end_of_message: bool,
         ) -> Result<(), $crate::driver::SocketError> {
-            self.handle.command($crate::driver::Command::Fragment { kind, data, end_of_message }, true)$(.$aw)?
+            self.handle.$command($crate::driver::Command::Fragment { kind, data, end_of_message }, true)$(.$aw)?
         }
 
         /// Sends a ping.
-        pub $($a)? fn ping(&self, payload: $crate::bytes::Bytes) -> Result<(), $crate::driver::SocketError> {
-            self.handle.command($crate::driver::Command::Ping(payload), true)$(.$aw)?
+        pub $($a)? fn ping(&$($m)? self, payload: $crate::bytes::Bytes) -> Result<(), $crate::driver::SocketError> {
+            self.handle.$command($crate::driver::Command::Ping(payload), true)$(.$aw)?
         }
 
         /// Close-output: sends our Close and returns. Receiving goes on until the peer's Close;
         /// from `CloseReceived` this is our reply.
-        pub $($a)? fn close(&self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<(), $crate::driver::SocketError> {
+        pub $($a)? fn close(&$($m)? self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<(), $crate::driver::SocketError> {
             let frame = $crate::CloseFrame::new(code, reason);
-            self.handle.command($crate::driver::Command::Close(frame), true)$(.$aw)?
+            self.handle.$command($crate::driver::Command::Close(frame), true)$(.$aw)?
         }
 
         /// Close-output, then waits until the connection is closed and released (bounded by
         /// the close timeout and the EOF wait). Events that arrive meanwhile stay queued for
         /// `recv`.
-        pub $($a)? fn close_and_wait(&self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<$crate::Outcome, $crate::driver::SocketError> {
+        pub $($a)? fn close_and_wait(&$($m)? self, code: impl Into<$crate::CloseCode>, reason: &str) -> Result<$crate::Outcome, $crate::driver::SocketError> {
             self.close(code, reason)$(.$aw)??;
-            self.handle.0.drive($crate::driver::goal::released)$(.$aw)??
+            self.handle.$drive($crate::driver::goal::released)$(.$aw)??
         }
 
         /// Gives up: no Close frame, the connection is dropped at once.
-        pub $($a)? fn abort(&self) {
+        pub $($a)? fn abort(&$($m)? self) {
             self.handle.0.abort()$(.$aw)?
         }
     };
-    (@receiving [$($a:tt)?] [$(.$aw:tt)?] $clock:path) => {
+    (@receiving [$($a:tt)?] [$(.$aw:tt)?] [$($m:tt)?] $receive:ident) => {
         /// The next event: messages (or chunks), pings, pongs, chunk boundaries, the peer's
         /// Close, and finally `Event::Closed`. `None` once the connection is released.
         ///
         /// Asking for the next event after the peer's Close was handed out, with no `Sender`
         /// alive, answers that Close at once (see `Driver::receiving_alone`): send final
         /// replies before receiving again.
-        pub $($a)? fn recv(&self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
-            if self.handle.0.driver().receiving_alone($clock) {
-                self.handle.0.notify();
-            }
-            self.handle.0.drive($crate::driver::goal::event)$(.$aw)?
+        pub $($a)? fn recv(&$($m)? self) -> Result<Option<$crate::Event>, $crate::driver::SocketError> {
+            self.handle.$receive()$(.$aw)?
         }
 
         /// Whole messages or streaming chunks, from the next message on.
@@ -399,7 +442,7 @@ macro_rules! socket_api {
 
         /// The next data message, skipping other events. `Ok(None)` after a clean close;
         /// `SocketError::Closed` if the connection ended otherwise.
-        pub $($a)? fn recv_message(&self) -> Result<Option<$crate::Message>, $crate::driver::SocketError> {
+        pub $($a)? fn recv_message(&$($m)? self) -> Result<Option<$crate::Message>, $crate::driver::SocketError> {
             loop {
                 if let Some(result) = $crate::driver::message_of(self.recv()$(.$aw)??) {
                     return result;
@@ -407,6 +450,33 @@ macro_rules! socket_api {
             }
         }
     };
+    (@command [$(.$aw:tt)?] $clock:path, $on:ident, $driver:ident, $flush:ident, $command:ident, $flush_all:ident) => {{
+        let changes_deadline = $command.changes_deadline();
+        let mut command = $command;
+        loop {
+            let sent = $on.$driver().command($clock, command, $flush_all);
+            match sent {
+                $crate::driver::Sent::Queued => return Ok(()),
+                $crate::driver::Sent::Flush => {
+                    if changes_deadline {
+                        $on.notify();
+                    }
+                    return $on.$flush()$(.$aw)?;
+                }
+                $crate::driver::Sent::Delegated { wake } => {
+                    if wake {
+                        $on.wake_flusher();
+                    }
+                    return Ok(());
+                }
+                $crate::driver::Sent::FlushAndRetry(back) => {
+                    $on.$flush()$(.$aw)??;
+                    command = back;
+                }
+                $crate::driver::Sent::Refused(e) => return Err(e),
+            }
+        }
+    }};
     (@inspecting) => {
         /// The close-handshake state.
         pub fn state(&self) -> $crate::State {

@@ -7,7 +7,7 @@ use wsduplex_demo::seed::{self, Reaction, SeedServer};
 
 /// Echoes until the connection is released, with the seed server's echo reactions.
 async fn echo(url: &str) -> Result<Option<String>, SocketError> {
-    let ws = connect(url, seed::autobahn_client_config()).await?;
+    let mut ws = connect(url, seed::autobahn_client_config()).await?;
     let mut app = SeedServer::new("/echo", 1);
     let mut text = None;
     while let Some(event) = ws.recv().await? {
