@@ -456,7 +456,9 @@ fn client_fails_on_bad_responses_and_feeds_trailing_frames() {
     let mut input = ok.clone().into_bytes();
     input.extend(frame(0x81, b"hello", false));
     c.handle_input(now, &input);
-    assert!(matches!(c.poll_event(), Some(Event::Connected(Response { subprotocol: Some(p), .. })) if p == "chat"));
+    assert!(
+        matches!(c.poll_event(), Some(Event::Connected(r)) if matches!(&*r, Response { subprotocol: Some(p), .. } if p == "chat"))
+    );
     assert_eq!(c.poll_event(), Some(Event::Message(Message::Text("hello".into()))));
 
     let bad: Vec<(String, HandshakeError)> = vec![

@@ -108,6 +108,32 @@ async fn echo_and_fragments_through_tokio_tungstenite() {
     assert_eq!(server.await.expect("server"), 0);
 }
 
+/// A `WebSocket` whose `Stream` has a receive in flight (its future holds a second handle)
+/// is not its connection's only handle any more: its `&mut self` methods take the locked path
+/// beside that future, and once the future completed they run alone again. Both paths, one
+/// socket, against tokio-tungstenite's echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_beside_a_stream_operation_in_flight_take_the_shared_path() {
+    let (addr, server) = tokio_tungstenite_server().await;
+    let mut ws = connect(&format!("ws://{addr}/"), SocketConfig::default()).await.expect("connect");
+    // Polled once and left pending: nothing has been sent, so nothing can have come back.
+    {
+        let mut next = std::pin::pin!(ws.next());
+        assert!(futures_util::poll!(next.as_mut()).is_pending());
+    }
+    // The stream's receive is still in flight (kept by the socket for its next poll).
+    ws.send_text("beside").await.expect("send beside the stream's receive");
+    let echo = tokio::time::timeout(LIMIT, ws.next()).await.expect("in time").expect("an item").expect("echo");
+    assert_eq!(echo, Message::Text("beside".into()));
+    // Nothing in flight now: alone again.
+    ws.send_text("alone").await.expect("send alone");
+    let echo = tokio::time::timeout(LIMIT, ws.recv_message()).await.expect("in time").expect("recv");
+    assert_eq!(echo, Some(Message::Text("alone".into())));
+    let outcome = tokio::time::timeout(LIMIT, ws.close_and_wait(1000, "")).await.expect("in time").expect("close");
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert_eq!(server.await.expect("server"), 0);
+}
+
 /// tokio-tungstenite's client against our echo path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_tungstenite_echo_client_against_our_server() {

@@ -249,7 +249,7 @@ impl Connection {
                         response.deflate.zip(deflate).map(|(params, config)| Codec::new(false, &params, config));
                     self.handshake = Handshake::Done;
                     self.opened(now);
-                    self.events.push_back(Event::Connected(response));
+                    self.events.push_back(Event::Connected(Box::new(response)));
                 }
             }
             Handshake::ServerAwaitingRequest => match handshake::parse_request(self.recv.buffer(), max) {
@@ -257,7 +257,7 @@ impl Connection {
                 Ok(Some((request, n))) => {
                     self.recv.advance(n);
                     self.handshake = Handshake::ServerAwaitingDecision(Box::new(request.clone()));
-                    self.events.push_back(Event::Request(request));
+                    self.events.push_back(Event::Request(Box::new(request)));
                 }
                 Err(e) => {
                     // Our own headers only: this cannot fail.

@@ -42,10 +42,10 @@ pub enum Role {
 #[non_exhaustive]
 pub enum Event {
     /// Client: the server accepted the upgrade; the connection is `Open`.
-    Connected(Response),
+    Connected(Box<Response>),
     /// Server: a valid upgrade request. Answer with [`Connection::accept`] or
     /// [`Connection::reject`].
-    Request(Request),
+    Request(Box<Request>),
     /// A whole message ([`Delivery::Messages`]).
     Message(Message),
     /// A piece of a message ([`Delivery::Chunks`]).
@@ -204,7 +204,7 @@ impl Connection {
     pub fn server_parsed(config: Config, request: Request, now: Instant) -> Self {
         let decision = Handshake::ServerAwaitingDecision(Box::new(request.clone()));
         let mut c = Connection::new(Role::Server, config, None, decision, now);
-        c.events.push_back(Event::Request(request));
+        c.events.push_back(Event::Request(Box::new(request)));
         c
     }
 

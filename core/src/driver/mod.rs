@@ -352,7 +352,7 @@ pub mod goal {
     /// Client: the server's response, or why the handshake failed.
     pub fn connected(c: &mut Connection) -> Option<Result<Response, SocketError>> {
         match c.poll_event() {
-            Some(Event::Connected(r)) => Some(Ok(r)),
+            Some(Event::Connected(r)) => Some(Ok(*r)),
             Some(Event::Closed(o)) => Some(Err(SocketError::from_handshake(Some(o)))),
             Some(_) => None,
             None => c.is_terminated().then(|| Err(SocketError::from_handshake(c.outcome().cloned()))),
@@ -362,7 +362,7 @@ pub mod goal {
     /// Server: the client's upgrade request, or why the handshake failed.
     pub fn request(c: &mut Connection) -> Option<Result<Request, SocketError>> {
         match c.poll_event() {
-            Some(Event::Request(r)) => Some(Ok(r)),
+            Some(Event::Request(r)) => Some(Ok(*r)),
             Some(Event::Closed(o)) => Some(Err(SocketError::from_handshake(Some(o)))),
             Some(_) => None,
             None => c.is_terminated().then(|| Err(SocketError::from_handshake(c.outcome().cloned()))),

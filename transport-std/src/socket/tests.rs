@@ -57,7 +57,7 @@ fn test_request() -> Request {
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     );
     match c.poll_event() {
-        Some(Event::Request(r)) => r,
+        Some(Event::Request(r)) => *r,
         other => panic!("{other:?}"),
     }
 }
