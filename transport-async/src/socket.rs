@@ -320,7 +320,8 @@ impl<H: Io> Shared<H> {
                 Err(e) => return Err(w.failed(d, e)),
             }
         }
-        self.flush().await
+        // Boxed: see `drive_alone`.
+        Box::pin(self.flush()).await
     }
 
     /// Writes small queued output at once if the write side is free ([`Driver::take_small`]):
@@ -542,7 +543,11 @@ impl<H: Io> Shared<H> {
             future::poll_fn(|cx| r.poll_into(cx, |res| d.on_read(Instant::now(), res))).await;
             flushed = false;
         }
-        self.drive(goal).await
+        // Boxed: inline, the future of `drive` (its race of the read, the writes, the timer and
+        // the changes) would be part of every `recv` future a task holds across its awaits,
+        // and an echo writes the lines of those it moves its values through (D1 misses per echo,
+        // BENCHMARKS.md, session 12). Only a wait with a deadline or output pending comes here.
+        Box::pin(self.drive(goal)).await
     }
 
     /// The next item of the `Stream` impls: a data message, `Ok(None)` from the peer's Close

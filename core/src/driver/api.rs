@@ -64,7 +64,7 @@ macro_rules! socket_api {
             $($a)? fn command_mut(&mut self, command: $crate::driver::Command, flush: bool) -> Result<(), $crate::driver::SocketError> {
                 match std::sync::Arc::get_mut(&mut self.0) {
                     Some(alone) => $crate::socket_api!(@command [$(.$aw)?] $clock, alone, driver_mut, flush_alone, command, flush),
-                    None => self.command(command, flush)$(.$aw)?,
+                    None => $crate::socket_api!(@boxed [$(.$aw)?] self.command(command, flush)),
                 }
             }
 
@@ -77,7 +77,7 @@ macro_rules! socket_api {
             $($a)? fn flush_mut(&mut self) -> Result<(), $crate::driver::SocketError> {
                 match std::sync::Arc::get_mut(&mut self.0) {
                     Some(alone) => alone.flush_alone()$(.$aw)?,
-                    None => self.0.flush()$(.$aw)?,
+                    None => $crate::socket_api!(@boxed [$(.$aw)?] self.0.flush()),
                 }
             }
 
@@ -96,7 +96,7 @@ macro_rules! socket_api {
             ) -> Result<T, $crate::driver::SocketError> {
                 match std::sync::Arc::get_mut(&mut self.0) {
                     Some(alone) => alone.drive_alone(goal)$(.$aw)?,
-                    None => self.0.drive(goal)$(.$aw)?,
+                    None => $crate::socket_api!(@boxed [$(.$aw)?] self.0.drive(goal)),
                 }
             }
 
@@ -117,7 +117,7 @@ macro_rules! socket_api {
                         }
                         alone.drive_alone($crate::driver::goal::event)$(.$aw)?
                     }
-                    None => self.receive()$(.$aw)?,
+                    None => $crate::socket_api!(@boxed [$(.$aw)?] self.receive()),
                 }
             }
         }
@@ -477,6 +477,16 @@ macro_rules! socket_api {
             }
         }
     }};
+    // The shared path of a `WebSocket`'s call (another handle exists: rare), in a box of its
+    // own: inline, its future (the race of `drive`, the waits of `flush`) would be part of
+    // every call's future, which a task's future holds across every await (memory per
+    // connection, and the cache lines an echo writes: BENCHMARKS.md, session 12).
+    (@boxed [.$aw:tt] $e:expr) => {
+        Box::pin($e).$aw
+    };
+    (@boxed [] $e:expr) => {
+        $e
+    };
     (@inspecting) => {
         /// The close-handshake state.
         pub fn state(&self) -> $crate::State {
