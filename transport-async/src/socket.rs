@@ -341,6 +341,16 @@ impl<H: Io> Shared<H> {
         Ok(done)
     }
 
+    /// A goal's value, once what the look that reached it asked to write goes without waiting
+    /// (`Next::Ready`'s `flush`).
+    #[inline]
+    fn reached<T>(&self, value: T, flush: bool) -> Result<T, SocketError> {
+        if flush {
+            self.try_flush()?;
+        }
+        Ok(value)
+    }
+
     /// Writes what goes without waiting, unless another task is writing. One poll with a
     /// waker that does nothing: what does not go now is written by a round that waits for
     /// it (with its own waker), and a plain function keeps this write's future out of every
@@ -376,10 +386,7 @@ impl<H: Io> Shared<H> {
                 };
                 match next {
                     Next::Ready { value, flush } => {
-                        if flush {
-                            self.try_flush()?;
-                        }
-                        return Ok(value);
+                        return self.reached(value, flush);
                     }
                     Next::Flush => {
                         self.try_flush()?;
@@ -417,10 +424,7 @@ impl<H: Io> Shared<H> {
                 self.notify();
                 match reached {
                     Some((value, flush)) => {
-                        if flush {
-                            self.try_flush()?;
-                        }
-                        return Ok(value);
+                        return self.reached(value, flush);
                     }
                     None => continue,
                 }
@@ -490,10 +494,7 @@ impl<H: Io> Shared<H> {
                     Woke::Wrote(Err(e)) => return Err(e),
                     Woke::Reached { value, flush } => {
                         self.notify();
-                        if flush {
-                            self.try_flush()?;
-                        }
-                        return Ok(value);
+                        return self.reached(value, flush);
                     }
                     // `on_read` has fired the timers that were due.
                     Woke::Read => false,
@@ -524,10 +525,7 @@ impl<H: Io> Shared<H> {
             let d = self.driver_mut();
             match d.poll_goal(&mut goal, flushed) {
                 Next::Ready { value, flush } => {
-                    if flush {
-                        self.try_flush()?;
-                    }
-                    return Ok(value);
+                    return self.reached(value, flush);
                 }
                 Next::Flush => {
                     self.try_flush()?;
