@@ -28,8 +28,10 @@
 //! # Ok::<(), wsduplex_smol::SocketError>(())
 //! ```
 //!
-//! **Tasks.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
-//! [`Sender`] and a [`Receiver`] for two tasks. Any future that waits drives the connection:
+//! **Tasks.** [`WebSocket`] is the single-owner socket: its sending and receiving methods take
+//! `&mut self`, and while it is its connection's only handle (not split, no `Stream` or `Sink`
+//! operation in flight) they run without the connection's locks, a receive reading straight
+//! into it. [`WebSocket::split`] gives a [`Sender`] and a [`Receiver`] for two tasks. Any future that waits drives the connection:
 //! it races the read, pending writes, the core's next deadline (an `async-io` timer) and a
 //! notification from the other half. Reading never waits on a write, so two peers streaming at
 //! each other cannot stall each other.
@@ -75,7 +77,9 @@
 //!
 //! **Bounds.** Close timeouts, reply deadlines and the EOF wait fire while a task awaits a
 //! read; each write is bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more
-//! than `send_buffer_limit` bytes, and a send waits for the buffer to drain.
+//! than `send_buffer_limit` bytes, and a send waits for the buffer to drain. A write to a peer
+//! that has gone fails with an error, never a `SIGPIPE` (`MSG_NOSIGNAL`), in a host that does
+//! not ignore the signal too.
 //!
 //! **TLS.** With the `rustls` feature, `wss://` URLs just work and a server given
 //! `SocketConfig::tls_server` accepts TLS (`tls` builds the configurations). TLS runs in the

@@ -25,8 +25,9 @@
 //! # Ok::<(), wsduplex_std::SocketError>(())
 //! ```
 //!
-//! **Threads.** [`WebSocket`] is the single-owner socket; [`WebSocket::split`] gives a
-//! [`Sender`] and a [`Receiver`] for two threads. Any thread that waits (in `recv`, in a send
+//! **Threads.** [`WebSocket`] is the single-owner socket (its sending and receiving methods
+//! take `&mut self`); [`WebSocket::split`] gives a [`Sender`] and a [`Receiver`] for two
+//! threads. Any thread that waits (in `recv`, in a send
 //! that must flush, in `close_and_wait`) drives the connection: one reads while the others
 //! wait on a condition variable, and nobody ever holds the connection's lock across I/O, so a
 //! send blocked on a slow peer never stops the other half from reading.
@@ -65,7 +66,9 @@
 //! **Bounds.** Reads wake at the core's next deadline (and at least every 100 ms), so close
 //! timeouts, reply deadlines and the EOF wait fire while a thread is blocked in a read. Writes
 //! are bounded by [`SocketConfig::write_timeout`]; the core refuses to queue more than
-//! `send_buffer_limit` bytes, and a send flushes before it returns.
+//! `send_buffer_limit` bytes, and a send flushes before it returns. A write to a peer that has
+//! gone fails with an error, never a `SIGPIPE` (`MSG_NOSIGNAL`), in a host that does not
+//! ignore the signal too.
 
 mod socket;
 mod stream;
