@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The first argument is a contender (`raw-tcp`, `raw-tcp-masked`, `tungstenite`,
-//! `wsduplex-blocking`, `wsduplex-async`, `fastwebsockets`) or `CLIENT:SERVER` with two of the WebSocket ends.
+//! `wsduplex-blocking`, `wsduplex-async`, `fastwebsockets`) or `CLIENT:SERVER` with two of the WebSocket ends
+//! (two more servers for diagnosis: `ws-floor`, a minimal server that unmasks in place where
+//! it read, and `wsduplex-core-by-hand`, the core without a transport).
 //! `--split` pins client and server to CPUs of their own (`Placement::Split`); `--each` prints
 //! every run's wall time and, on a second line, its CPU time (user + sys of this process, which
 //! holds both ends). The summary gives the mean and the spread: single runs are bimodal when

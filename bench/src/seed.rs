@@ -279,11 +279,23 @@ pub enum End {
     WsduplexBlocking,
     /// wsduplex-smol: exactly what `async-server` and `async-client` run.
     WsduplexAsync,
+    /// A diagnostic server, not a contender: the seed server as a WebSocket server reduced to
+    /// what this exchange needs ([`floor_server`]): it reads into the buffer the frames are
+    /// parsed in and unmasks each payload there, in place (as fastwebsockets and tungstenite
+    /// do). Against it a client runs at the floor of any server; a server end can be compared
+    /// with it under the same client.
+    FloorServer,
+    /// A diagnostic server, not a contender: the seed server on wsduplex's core driven by hand
+    /// on one thread ([`core_by_hand_server`]): reads into a buffer of its own and hands them to
+    /// [`wsduplex_core::Connection::handle_input`], no transport. Its gap to
+    /// [`End::WsduplexBlocking`] is the transport's; its gap to [`End::FloorServer`] the core's.
+    CoreByHand,
 }
 
 impl End {
     /// Every end.
-    pub const ALL: [End; 3] = [End::Tungstenite, End::WsduplexBlocking, End::WsduplexAsync];
+    pub const ALL: [End; 5] =
+        [End::Tungstenite, End::WsduplexBlocking, End::WsduplexAsync, End::FloorServer, End::CoreByHand];
 
     /// Name on command lines.
     pub fn name(self) -> &'static str {
@@ -291,6 +303,8 @@ impl End {
             End::Tungstenite => "tungstenite",
             End::WsduplexBlocking => "wsduplex-blocking",
             End::WsduplexAsync => "wsduplex-async",
+            End::FloorServer => "ws-floor",
+            End::CoreByHand => "wsduplex-core-by-hand",
         }
     }
 
@@ -306,6 +320,8 @@ impl End {
                     Placement::Split => smol::block_on(wsduplex_async_server(listener)),
                 }
             }
+            End::FloorServer => floor_server(listener),
+            End::CoreByHand => core_by_hand_server(listener),
         }
     }
 
@@ -333,6 +349,7 @@ impl End {
                         .map_err(fail("client"))?;
                 checked(summary)
             }),
+            End::FloorServer | End::CoreByHand => Err(format!("{}: a server only", self.name())),
         }
     }
 }
@@ -340,6 +357,9 @@ impl End {
 /// Runs one exchange between `client` and `server` (the server on a thread of its own); the
 /// bytes acknowledged, which must be [`TOTAL`].
 pub fn run_pair(client: End, server: End, placement: Placement) -> Result<u64, Failure> {
+    if matches!(client, End::FloorServer | End::CoreByHand) {
+        return Err(format!("{}: a server only", client.name()));
+    }
     let (listener, addr) = listen()?;
     let served = spawn("seed-server", move || server.serve(listener, placement))?;
     let acked = client.client(addr, placement);
@@ -535,5 +555,166 @@ mod fastwebsockets {
         }
         tx.write_frame(Frame::close(1000, b"")).await.map_err(fail("client close"))?;
         reader.await.map_err(fail("reader task"))?
+    }
+}
+
+/// [`End::FloorServer`]: the opening handshake (RFC 6455 §4.2), then unfragmented masked
+/// binary frames unmasked in place where they were read, an ack per [`CHUNK`], and on the
+/// client's Close the final tally and the Close echoed; the stream's end read before the
+/// socket closes (no reset). Anything the seed stream does not send (text, fragments, pings,
+/// unmasked frames) is an error: this is a measuring instrument, not a server.
+fn floor_server(listener: TcpListener) -> Result<(), Failure> {
+    let (mut s, _) = listener.accept().map_err(fail("accept"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let mut buf = vec![0u8; 256 << 10];
+    let (mut lo, mut hi) = (0, 0);
+    let head_end = loop {
+        let n = s.read(&mut buf[hi..]).map_err(fail("read request"))?;
+        if n == 0 {
+            return Err("connection closed during the handshake".into());
+        }
+        hi += n;
+        if let Some(i) = buf[..hi].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if hi == buf.len() {
+            return Err("request head too long".into());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let key = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-key"))
+        .map(|(_, v)| v.trim())
+        .ok_or("no Sec-WebSocket-Key")?;
+    let accept = wsduplex_core::handshake::accept_key(key);
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    s.write_all(response.as_bytes()).map_err(fail("write response"))?;
+    lo = lo.max(head_end);
+    let text = |s: &mut TcpStream, t: &str| {
+        let mut f = vec![0x81, t.len() as u8];
+        f.extend_from_slice(t.as_bytes());
+        s.write_all(&f)
+    };
+    let (mut total, mut since) = (0u64, 0u64);
+    loop {
+        while let Some((op, at, len)) = floor_frame(&buf[lo..hi])? {
+            let payload = lo + at..lo + at + len;
+            let key = [buf[lo + at - 4], buf[lo + at - 3], buf[lo + at - 2], buf[lo + at - 1]];
+            raw::mask(&mut buf[payload.clone()], key);
+            black_box(&buf[payload]);
+            lo += at + len;
+            match op {
+                0x2 => {
+                    total += len as u64;
+                    since += len as u64;
+                    while since >= CHUNK {
+                        since -= CHUNK;
+                        text(&mut s, &seed::ack(CHUNK)).map_err(fail("server ack"))?;
+                    }
+                }
+                0x8 => {
+                    text(&mut s, &seed::ack(since)).map_err(fail("server tally"))?;
+                    s.write_all(&[0x88, 0x02, 0x03, 0xE8]).map_err(fail("server close"))?;
+                    s.shutdown(Shutdown::Write).map_err(fail("server shutdown"))?;
+                    let mut rest = [0u8; 1024];
+                    while s.read(&mut rest).map_err(fail("server drain"))? > 0 {}
+                    black_box(total);
+                    return Ok(());
+                }
+                op => return Err(format!("floor server: opcode {op:#x} is not in the seed stream")),
+            }
+        }
+        // Room for the rest of a frame and a full read: the unparsed tail moves to the front
+        // (at most one frame's worth), the buffer grows only for a frame larger than it.
+        if lo == hi {
+            (lo, hi) = (0, 0);
+        } else if buf.len() - hi < MESSAGE_SIZE {
+            buf.copy_within(lo..hi, 0);
+            (lo, hi) = (0, hi - lo);
+        }
+        if buf.len() - hi < MESSAGE_SIZE {
+            buf.resize(hi + 2 * MESSAGE_SIZE, 0);
+        }
+        let n = s.read(&mut buf[hi..]).map_err(fail("server read"))?;
+        if n == 0 {
+            return Err("floor server: the stream ended before the Close".into());
+        }
+        hi += n;
+    }
+}
+
+/// The next frame in `b` if it is all there: opcode, payload offset, payload length. Only
+/// what [`floor_server`] accepts: FIN set, masked, no reserved bits.
+fn floor_frame(b: &[u8]) -> Result<Option<(u8, usize, usize)>, Failure> {
+    if b.len() < 2 {
+        return Ok(None);
+    }
+    if b[0] & 0xF0 != 0x80 || b[1] & 0x80 == 0 {
+        return Err(format!("floor server: frame {:#04x} {:#04x}: not a final masked frame", b[0], b[1]));
+    }
+    let (len, at) = match b[1] & 0x7F {
+        126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as u64, 8),
+        127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap_or_default()), 14),
+        126 | 127 => return Ok(None),
+        n => (n as u64, 6),
+    };
+    let len = usize::try_from(len).map_err(|_| "floor server: frame too long")?;
+    Ok((b.len() >= at + len).then_some((b[0] & 0x0F, at, len)))
+}
+
+/// [`End::CoreByHand`]: the seed server's events and reactions (the demo's [`seed::SeedServer`])
+/// on a [`wsduplex_core::Connection`], with one 128 KiB read buffer, reads handed to
+/// `handle_input`, every transmit written at once.
+fn core_by_hand_server(listener: TcpListener) -> Result<(), Failure> {
+    use std::time::Instant;
+    use wsduplex_core::{Accept, Connection, Event, Transmit};
+    let (mut s, _) = listener.accept().map_err(fail("accept"))?;
+    s.set_nodelay(true).map_err(fail("nodelay"))?;
+    let mut conn = Connection::server(seed::server_config(CHUNK), Instant::now());
+    let mut app = seed::SeedServer::new("/", CHUNK);
+    let mut buf = vec![0u8; 128 << 10];
+    loop {
+        while let Some(event) = conn.poll_event() {
+            let reactions = match &event {
+                Event::Request(_) => {
+                    conn.accept(Instant::now(), Accept::default()).map_err(fail("accept"))?;
+                    continue;
+                }
+                event => app.on_event(event),
+            };
+            for reaction in reactions {
+                match reaction {
+                    seed::Reaction::Send(m) => conn.send(m).map_err(fail("send"))?,
+                    seed::Reaction::Fragment(c) => {
+                        conn.send_fragment(c.kind, c.data, c.end_of_message).map_err(fail("send"))?
+                    }
+                    seed::Reaction::Close(f) => conn.close(Instant::now(), f).map_err(fail("close"))?,
+                }
+            }
+        }
+        while let Some(t) = conn.poll_transmit() {
+            match t {
+                Transmit::Bytes(b) => s.write_all(&b).map_err(fail("server write"))?,
+                Transmit::ShutdownWrite | Transmit::Disconnect => {
+                    s.shutdown(Shutdown::Write).map_err(fail("server shutdown"))?;
+                    let mut rest = [0u8; 1024];
+                    while s.read(&mut rest).map_err(fail("server drain"))? > 0 {}
+                    return match conn.outcome() {
+                        Some(o) if o.is_clean() => Ok(()),
+                        o => Err(format!("core by hand: {o:?}")),
+                    };
+                }
+            }
+        }
+        let n = s.read(&mut buf).map_err(fail("server read"))?;
+        if n == 0 {
+            conn.handle_eof(Instant::now());
+        } else {
+            conn.handle_input(Instant::now(), &buf[..n]);
+        }
     }
 }
