@@ -280,13 +280,14 @@ pub enum End {
     /// wsduplex-smol: exactly what `async-server` and `async-client` run.
     WsduplexAsync,
     /// A diagnostic server, not a contender: the seed server as a WebSocket server reduced to
-    /// what this exchange needs ([`floor_server`]): it reads into the buffer the frames are
+    /// what this exchange needs (`floor_server` below): it reads into the buffer the frames are
     /// parsed in and unmasks each payload there, in place (as fastwebsockets and tungstenite
     /// do). Against it a client runs at the floor of any server; a server end can be compared
     /// with it under the same client.
     FloorServer,
     /// A diagnostic server, not a contender: the seed server on wsduplex's core driven by hand
-    /// on one thread ([`core_by_hand_server`]): reads into a buffer of its own and hands them to
+    /// on one thread (`core_by_hand_server` below): reads into a
+    /// [`wsduplex_core::driver::ReadBuffer`] as the transports do and hands them to
     /// [`wsduplex_core::Connection::handle_input`], no transport. Its gap to
     /// [`End::WsduplexBlocking`] is the transport's; its gap to [`End::FloorServer`] the core's.
     CoreByHand,
@@ -667,8 +668,8 @@ fn floor_frame(b: &[u8]) -> Result<Option<(u8, usize, usize)>, Failure> {
 }
 
 /// [`End::CoreByHand`]: the seed server's events and reactions (the demo's [`seed::SeedServer`])
-/// on a [`wsduplex_core::Connection`], with one 128 KiB read buffer, reads handed to
-/// `handle_input`, every transmit written at once.
+/// on a [`wsduplex_core::Connection`], reading into a [`wsduplex_core::driver::ReadBuffer`] of
+/// 128 KiB as the transports do, reads handed to `handle_input`, every transmit written at once.
 fn core_by_hand_server(listener: TcpListener) -> Result<(), Failure> {
     use std::time::Instant;
     use wsduplex_core::{Accept, Connection, Event, Transmit};
@@ -676,7 +677,7 @@ fn core_by_hand_server(listener: TcpListener) -> Result<(), Failure> {
     s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut conn = Connection::server(seed::server_config(CHUNK), Instant::now());
     let mut app = seed::SeedServer::new("/", CHUNK);
-    let mut buf = vec![0u8; 128 << 10];
+    let mut buf = wsduplex_core::driver::ReadBuffer::new(128 << 10);
     loop {
         while let Some(event) = conn.poll_event() {
             let reactions = match &event {
@@ -710,11 +711,17 @@ fn core_by_hand_server(listener: TcpListener) -> Result<(), Failure> {
                 }
             }
         }
-        let n = s.read(&mut buf).map_err(fail("server read"))?;
-        if n == 0 {
+        let read = buf.read(
+            |room| s.read(room),
+            |res| {
+                res.map(|bytes| {
+                    conn.handle_input(Instant::now(), bytes);
+                    bytes.len()
+                })
+            },
+        );
+        if read.map_err(fail("server read"))? == 0 {
             conn.handle_eof(Instant::now());
-        } else {
-            conn.handle_input(Instant::now(), &buf[..n]);
         }
     }
 }

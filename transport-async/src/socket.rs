@@ -16,8 +16,8 @@ use futures_lite::future;
 use wsduplex_core::Connection;
 use wsduplex_core::bytes::Bytes;
 use wsduplex_core::driver::{
-    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, goal,
-    write_now,
+    Driver, HANDOFF_WAIT, Next, Outbox, ReadBuffer, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
+    goal, write_now,
 };
 
 use crate::change::Changes;
@@ -27,8 +27,8 @@ use crate::{Io, timed};
 thread_local! {
     /// The buffer reads land in, one per thread: bytes go to the core (which keeps what it
     /// needs) in the same poll that read them, so no connection holds a read buffer of its own
-    /// and an idle one costs only what the core keeps.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// and an idle one costs only what the core keeps. Made at a thread's first read.
+    static SCRATCH: RefCell<ReadBuffer> = const { RefCell::new(ReadBuffer::empty()) };
 }
 
 struct ReadSide<H> {
@@ -42,18 +42,15 @@ impl<H: Io> ReadSide<H> {
     /// a future dropped after this returns loses nothing.
     fn poll_into<R>(&mut self, cx: &mut Context<'_>, on_read: impl FnOnce(io::Result<&[u8]>) -> R) -> Poll<R> {
         let stream = &mut self.stream;
-        with_scratch(self.size, |buf| match stream.poll_read(cx, buf) {
-            Poll::Ready(res) => Poll::Ready(on_read(res.map(|n| &buf[..n]))),
-            Poll::Pending => Poll::Pending,
-        })
+        with_scratch(self.size, |buf| buf.poll_read(|room| stream.poll_read(cx, room), on_read))
     }
 
     /// Reads what has arrived without waiting (through the readiness handle, so no task's
     /// wakeup registration changes) and hands it to the driver.
     fn try_read_into(&mut self, driver: &SyncMutex<Driver>) {
+        let stream = &mut self.stream;
         with_scratch(self.size, |buf| {
-            let res = self.stream.try_read(buf);
-            lock(driver).on_read(Instant::now(), res.map(|n| &buf[..n]));
+            buf.read(|room| stream.try_read(room), |res| lock(driver).on_read(Instant::now(), res));
         })
     }
 }
@@ -70,18 +67,15 @@ fn locked_read<'d>(
     }
 }
 
-/// Runs `f` on `size` bytes of the thread's scratch buffer.
-fn with_scratch<R>(size: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    let run = |buf: &mut Vec<u8>| {
-        if buf.len() < size {
-            buf.resize(size, 0);
-        }
-        f(&mut buf[..size])
-    };
+/// Runs `f` on the thread's read buffer, reads of `size` bytes.
+fn with_scratch<R>(size: usize, f: impl FnOnce(&mut ReadBuffer) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => run(&mut buf),
+        Ok(mut buf) => {
+            buf.set_size(size);
+            f(&mut buf)
+        }
         // A stream that polls another connection inside its own poll: a buffer of its own.
-        Err(_) => run(&mut Vec::new()),
+        Err(_) => f(&mut ReadBuffer::new(size)),
     })
 }
 

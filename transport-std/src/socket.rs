@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use wsduplex_core::Connection;
 use wsduplex_core::driver::{
-    Driver, HANDOFF_WAIT, Next, Outbox, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written, write_now,
+    Driver, HANDOFF_WAIT, Next, Outbox, ReadBuffer, ReadPlan, Readable, SocketConfig, SocketError, WriteStep, Written,
+    write_now,
 };
 
 use crate::Stream;
@@ -35,7 +36,7 @@ fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 
 struct ReadSide<S> {
     stream: S,
-    buf: Vec<u8>,
+    buf: ReadBuffer,
     timeout: Option<Duration>,
 }
 
@@ -73,7 +74,7 @@ impl<S: Stream> Shared<S> {
             driver: Mutex::new(driver),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
-            reader: Mutex::new(ReadSide { stream, buf: vec![0; config.read_buffer_size.max(1)], timeout: None }),
+            reader: Mutex::new(ReadSide { stream, buf: ReadBuffer::new(config.read_buffer_size), timeout: None }),
             writer: Mutex::new(WriteSide { stream: writer, outbox: Outbox::default() }),
             wake: Wake::default(),
             write_timeout: config.write_timeout,
@@ -156,8 +157,7 @@ impl<S: Stream> Shared<S> {
         match polled {
             Err(e) if e != rustix::io::Errno::INTR => self.driver().on_read(Instant::now(), Err(e.into())),
             _ if input.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) => {
-                let res = stream.try_read(buf);
-                self.driver().on_read(Instant::now(), res.map(|n| &buf[..n]));
+                buf.read(|room| stream.try_read(room), |res| self.driver().on_read(Instant::now(), res));
             }
             _ => self.driver().on_timer(Instant::now()),
         }
@@ -210,8 +210,7 @@ impl<S: Stream> Shared<S> {
             return;
         }
         let ReadSide { stream, buf, .. } = &mut *r;
-        let res = stream.try_read(buf);
-        self.driver().on_read(Instant::now(), res.map(|n| &buf[..n]));
+        buf.read(|room| stream.try_read(room), |res| self.driver().on_read(Instant::now(), res));
         drop(r);
         self.notify();
     }
@@ -378,8 +377,7 @@ impl<S: Stream> Shared<S> {
                     if self.driver().on_readable() == Readable::HandOff {
                         return Readable::HandOff;
                     }
-                    let res = stream.try_read(buf);
-                    self.driver().on_read(Instant::now(), res.map(|n| &buf[..n]));
+                    buf.read(|room| stream.try_read(room), |res| self.driver().on_read(Instant::now(), res));
                     return Readable::Read;
                 }
                 Ok(None) | Err(_) => {}
@@ -390,8 +388,7 @@ impl<S: Stream> Shared<S> {
             res = stream.set_read_timeout(Some(wait));
             *timeout = Some(wait);
         }
-        let res = res.and_then(|()| stream.read(buf));
-        self.driver().on_read(Instant::now(), res.map(|n| &buf[..n]));
+        buf.read(|room| res.and_then(|()| stream.read(room)), |res| self.driver().on_read(Instant::now(), res));
         Readable::Read
     }
 

@@ -17,7 +17,9 @@
 //!    the deadline), or — while another thread writes — only wait until the stream is
 //!    readable and then ask [`Driver::on_readable`], which either lets it read or hands the
 //!    input to the writer ([`Readable::HandOff`]: release the read side, wait up to
-//!    [`HANDOFF_WAIT`] for a change). Every read result goes to [`Driver::on_read`]. A caller
+//!    [`HANDOFF_WAIT`] for a change). Reads go into a [`ReadBuffer`] (whose start moves
+//!    within a page after a large read: see its docs for why), and every read result goes to
+//!    [`Driver::on_read`]. A caller
 //!    without the read side waits for a change or the deadline, then calls
 //!    [`Driver::on_timer`].
 //! 3. Writing: [`Outbox::next`] says what to do next (write the queued bytes, shut down a
@@ -56,6 +58,7 @@
 //! write completed since its last handoff reads itself.
 
 mod api;
+mod read;
 mod write;
 
 use std::io;
@@ -63,6 +66,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+pub use read::ReadBuffer;
 pub use write::{Outbox, WriteStep, Written, write_now};
 
 use crate::handshake::Rejection;
@@ -101,8 +105,8 @@ pub struct SocketConfig {
     /// TCP connect timeout for `connect`, name resolution included (default 10 s).
     pub connect_timeout: Duration,
     /// Most bytes taken from the socket per read (default 128 KiB, what one 128 KiB frame needs
-    /// to arrive in one read). The blocking transport keeps a buffer of this size per
-    /// connection; the async ones share one per executor thread.
+    /// to arrive in one read). The blocking transport keeps a [`ReadBuffer`] of this size (and
+    /// a page) per connection; the async ones share one per executor thread.
     pub read_buffer_size: usize,
     /// Client: the TLS settings of `wss://` URLs; `None` (the default) for
     /// [`tls::default_client_config`]: Mozilla's roots.
