@@ -28,7 +28,7 @@ thread_local! {
     /// The buffer reads land in, one per thread: bytes go to the core (which keeps what it
     /// needs) in the same poll that read them, so no connection holds a read buffer of its own
     /// and an idle one costs only what the core keeps. Made at a thread's first read.
-    static SCRATCH: RefCell<ReadBuffer> = const { RefCell::new(ReadBuffer::empty()) };
+    static SCRATCH: RefCell<Option<ReadBuffer>> = const { RefCell::new(None) };
 }
 
 struct ReadSide<H> {
@@ -71,8 +71,9 @@ fn locked_read<'d>(
 fn with_scratch<R>(size: usize, f: impl FnOnce(&mut ReadBuffer) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
+            let buf = buf.get_or_insert_with(|| ReadBuffer::new(size));
             buf.set_size(size);
-            f(&mut buf)
+            f(buf)
         }
         // A stream that polls another connection inside its own poll: a buffer of its own.
         Err(_) => f(&mut ReadBuffer::new(size)),
