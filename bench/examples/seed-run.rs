@@ -8,26 +8,27 @@
 //! ```
 //!
 //! The first argument is a contender (`raw-tcp`, `raw-tcp-masked`, `tungstenite`,
-//! `wsduplex-blocking`, `wsduplex-async`, `fastwebsockets`) or `CLIENT:SERVER` with two of the WebSocket ends
-//! (two more servers for diagnosis: `ws-floor`, a minimal server that unmasks in place where
-//! it read, and `wsduplex-core-by-hand`, the core without a transport).
-//! `--split` pins client and server to CPUs of their own (`Placement::Split`); `--each` prints
-//! every run's wall time and, on a second line, its CPU time (user + sys of this process, which
-//! holds both ends). The summary gives the mean and the spread: single runs are bimodal when
-//! the scheduler places the threads (BENCHMARKS.md), so the mean alone says little.
+//! `wsduplex-blocking`, `wsduplex-async`, `fastwebsockets`) or `CLIENT:SERVER` with two of the
+//! WebSocket ends (two more servers for diagnosis: `ws-floor`, a minimal server that unmasks in
+//! place where it read, and `wsduplex-core-by-hand`, the core without a transport).
+//! `--split` runs the server in a process of its own (this binary again), client and server
+//! pinned to CPUs of their own (`Placement::Split`); `--each` prints every run's wall time and,
+//! on a second line, its CPU time (user + sys of both ends). The summary gives the mean and the
+//! spread: single runs are bimodal when the scheduler places the threads (BENCHMARKS.md), so
+//! the mean alone says little.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use cpu_time::ProcessTime;
-
-use wsduplex_bench::seed::{Contender, End, Placement, TOTAL, run_pair};
-
-fn end(name: &str) -> Option<End> {
-    End::ALL.into_iter().find(|e| e.name() == name)
-}
+use wsduplex_bench::seed::{Contender, End, Exchange, Placement, TOTAL, end_servers, run_pair, serve_if_child};
 
 fn main() -> ExitCode {
+    serve_if_child();
+    let code = seed_run();
+    end_servers();
+    code
+}
+
+fn seed_run() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |args: &mut Vec<String>, name: &str| {
         let found = args.iter().any(|a| a == name);
@@ -37,8 +38,8 @@ fn main() -> ExitCode {
     let placement = if flag(&mut args, "--split") { Placement::Split } else { Placement::Free };
     let each = flag(&mut args, "--each");
     let what = args.first().map(String::as_str).unwrap_or("");
-    let run: Box<dyn Fn() -> Result<u64, String>> = match what.split_once(':') {
-        Some((c, s)) => match (end(c), end(s)) {
+    let run: Box<dyn Fn() -> Result<Exchange, String>> = match what.split_once(':') {
+        Some((c, s)) => match (End::named(c), End::named(s)) {
             (Some(c), Some(s)) => Box::new(move || run_pair(c, s, placement)),
             _ => return usage(),
         },
@@ -50,13 +51,16 @@ fn main() -> ExitCode {
     let runs: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20).max(1);
     let (mut ms, mut cpu_ms) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
-        let (start, cpu) = (Instant::now(), ProcessTime::now());
-        if let Err(e) = run() {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
+        match run() {
+            Ok(exchange) => {
+                ms.push(exchange.wall.as_secs_f64() * 1e3);
+                cpu_ms.push(exchange.cpu.as_secs_f64() * 1e3);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
         }
-        ms.push(start.elapsed().as_secs_f64() * 1e3);
-        cpu_ms.push(cpu.elapsed().as_secs_f64() * 1e3);
     }
     if each {
         for line in [&ms, &cpu_ms] {

@@ -57,7 +57,8 @@ pub fn main_with_children(
 }
 
 /// A server in a child process: this binary re-executed with `envs` (its role among them),
-/// which prints `listening ADDR [WORDS...]` first on its stdout.
+/// which prints `listening ADDR [WORDS...]` first on its stdout. Its stdin is a pipe nobody
+/// writes to: it ends when this process does, which a child can watch to end with it.
 pub struct ServerChild {
     /// The process.
     pub child: std::process::Child,
@@ -85,6 +86,7 @@ impl ServerChild {
         use std::io::BufRead;
         let mut child = std::process::Command::new(exe)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -96,6 +98,25 @@ impl ServerChild {
         let mut words = rest.split_whitespace().map(str::to_owned);
         let addr = words.next().and_then(|a| a.parse().ok()).ok_or_else(|| format!("bad first line {line:?}"))?;
         Ok(ServerChild { child, out, addr, words: words.collect() })
+    }
+
+    /// The next line of its stdout (its whole lines come in one write each), within `bound`.
+    pub fn next_line(&mut self, bound: std::time::Duration) -> Result<String, Failure> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        use std::io::BufRead;
+        if self.out.buffer().is_empty() {
+            let timeout = Timespec { tv_sec: bound.as_secs() as i64, tv_nsec: bound.subsec_nanos() as _ };
+            let mut fds = [PollFd::new(self.out.get_ref(), PollFlags::IN)];
+            if poll(&mut fds, Some(&timeout)).map_err(fail("poll child stdout"))? == 0 {
+                return Err(format!("no word from the server within {bound:?}"));
+            }
+        }
+        let mut line = String::new();
+        self.out.read_line(&mut line).map_err(fail("child stdout"))?;
+        if line.is_empty() {
+            return Err("the server process ended".into());
+        }
+        Ok(line)
     }
 
     /// The first word after the address, parsed.

@@ -1,18 +1,21 @@
 //! The seed stream end to end over loopback: 1024 × 128 KiB from client to server, a text ack
 //! per 4 MiB received, close-output, the final tally. Six implementations of the same
-//! exchange; each returns the bytes the client saw acknowledged.
+//! exchange; each returns what it cost ([`Exchange`]).
 
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Mutex;
 use std::thread;
+use std::time::{Duration, Instant};
 
+use cpu_time::ProcessTime;
 use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 use wsduplex_demo::cli::ClientFlags;
 use wsduplex_demo::output::Output;
 use wsduplex_demo::{on_smol, on_std, seed};
 
-use crate::{Failure, fail, raw, runtime};
+use crate::{Failure, ServerChild, fail, raw, runtime};
 
 /// Messages per run.
 pub const MESSAGES: u64 = 1024;
@@ -22,6 +25,19 @@ pub const MESSAGE_SIZE: usize = 128 << 10;
 pub const CHUNK: u64 = 4 << 20;
 /// Payload bytes per run (128 MiB).
 pub const TOTAL: u64 = MESSAGES * MESSAGE_SIZE as u64;
+
+/// What one exchange cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// Bytes the client saw acknowledged: [`TOTAL`] (anything else is a failure).
+    pub acked: u64,
+    /// Wall time: in one process from the listening socket to both ends' return; pinned apart
+    /// from the client's connect to the server process's word that it is done.
+    pub wall: Duration,
+    /// CPU time of both ends over it (user + sys): this process's, and pinned apart the server
+    /// process's over its part.
+    pub cpu: Duration,
+}
 
 /// The implementations compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +53,11 @@ pub enum Contender {
     Tungstenite,
     /// wsduplex-std client and server (the blocking demo's code).
     WsduplexBlocking,
-    /// wsduplex-smol client and server (the async demo's code), on one executor.
+    /// wsduplex-smol client and server (the async demo's code): with the scheduler's
+    /// placement on one executor, as one async program would run them.
     WsduplexAsync,
-    /// fastwebsockets 0.10 client and server on tokio, written as its examples are.
+    /// fastwebsockets 0.10 client and server on tokio, written as its examples are: with the
+    /// scheduler's placement on one multi-threaded runtime.
     Fastwebsockets,
 }
 
@@ -56,33 +74,29 @@ impl Contender {
 
     /// Name in benchmark ids.
     pub fn name(self) -> &'static str {
+        self.end().name()
+    }
+
+    /// Its two ends (client and server are the same end).
+    fn end(self) -> End {
         match self {
-            Contender::RawTcp => "raw-tcp",
-            Contender::RawTcpMasked => "raw-tcp-masked",
-            Contender::Tungstenite => "tungstenite",
-            Contender::WsduplexBlocking => "wsduplex-blocking",
-            Contender::WsduplexAsync => "wsduplex-async",
-            Contender::Fastwebsockets => "fastwebsockets",
+            Contender::RawTcp => End::RawTcp,
+            Contender::RawTcpMasked => End::RawTcpMasked,
+            Contender::Tungstenite => End::Tungstenite,
+            Contender::WsduplexBlocking => End::WsduplexBlocking,
+            Contender::WsduplexAsync => End::WsduplexAsync,
+            Contender::Fastwebsockets => End::Fastwebsockets,
         }
     }
 
-    /// Runs one exchange; the bytes acknowledged, which must be [`TOTAL`].
-    pub fn run(self, placement: Placement) -> Result<u64, Failure> {
-        let acked = match self {
-            Contender::RawTcp => raw_tcp(false, placement)?,
-            Contender::RawTcpMasked => raw_tcp(true, placement)?,
-            Contender::Tungstenite => run_pair(End::Tungstenite, End::Tungstenite, placement)?,
-            Contender::WsduplexBlocking => run_pair(End::WsduplexBlocking, End::WsduplexBlocking, placement)?,
-            Contender::WsduplexAsync => match placement {
-                Placement::Free => wsduplex_async()?,
-                Placement::Split => run_pair(End::WsduplexAsync, End::WsduplexAsync, placement)?,
-            },
-            Contender::Fastwebsockets => fastwebsockets::seed(placement)?,
+    /// Runs one exchange; the bytes acknowledged must be [`TOTAL`].
+    pub fn run(self, placement: Placement) -> Result<Exchange, Failure> {
+        let exchange = match (self, placement) {
+            (Contender::WsduplexAsync, Placement::Free) => in_process(wsduplex_async)?,
+            (Contender::Fastwebsockets, Placement::Free) => in_process(fastwebsockets::shared)?,
+            (c, placement) => return run_pair(c.end(), c.end(), placement),
         };
-        if acked != TOTAL {
-            return Err(format!("{}: {acked} bytes acknowledged, {TOTAL} sent", self.name()));
-        }
-        Ok(acked)
+        checked_total(exchange, self.name(), self.name())
     }
 }
 
@@ -95,10 +109,12 @@ impl Contender {
 /// that draw out and leaves the cost of the implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
-    /// Wherever the scheduler puts them, as an application runs.
+    /// In this process, wherever the scheduler puts the threads, as an application runs.
     Free,
-    /// The client's threads on one CPU, the server's on another; the async ends each on a
-    /// single-threaded executor of their own (a shared executor would move tasks across).
+    /// The client in this process on one CPU, the server in a process of its own on another
+    /// (this binary re-executed: its `main` calls [`serve_if_child`] first), as a client and a
+    /// server are deployed. Each end has its own runtime and reactor: smol's reactor is one per
+    /// process, and two ends in one process would hand every readiness event across the CPUs.
     Split,
 }
 
@@ -108,7 +124,7 @@ impl Placement {
 
     /// Whether this machine can run it: the split placement needs two CPUs.
     pub fn is_available(self) -> bool {
-        self == Placement::Free || sched_getaffinity(None).is_ok_and(|set| set.count() >= 2)
+        self == Placement::Free || split_cpus().is_ok()
     }
 
     /// Name in benchmark ids (`seed-wall` / `seed-wall-split`).
@@ -119,31 +135,34 @@ impl Placement {
         }
     }
 
-    /// Pins the calling thread (and the threads it starts from now on) to `side`'s CPU until
-    /// the guard is dropped.
-    fn pin(self, side: Side) -> Result<Pinned, Failure> {
+    /// Pins the calling thread (and the threads it starts from now on) to the client's CPU
+    /// until the guard drops; nothing for [`Placement::Free`].
+    fn pin_client(self) -> Result<Pinned, Failure> {
         if self == Placement::Free {
             return Ok(Pinned(None));
         }
         let all = sched_getaffinity(None).map_err(fail("sched_getaffinity"))?;
-        let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|&c| all.is_set(c)).take(2).collect();
-        let [client, server] = cpus[..] else {
-            return Err("the split placement needs two CPUs".into());
-        };
-        let mut one = CpuSet::new();
-        one.set(match side {
-            Side::Client => client,
-            Side::Server => server,
-        });
-        sched_setaffinity(None, &one).map_err(fail("sched_setaffinity"))?;
+        let (client, _) = split_cpus()?;
+        pin(client)?;
         Ok(Pinned(Some(all)))
     }
 }
 
-#[derive(Clone, Copy)]
-enum Side {
-    Client,
-    Server,
+/// The client's CPU and the server's: the first two this thread may run on.
+fn split_cpus() -> Result<(usize, usize), Failure> {
+    let all = sched_getaffinity(None).map_err(fail("sched_getaffinity"))?;
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|&c| all.is_set(c)).take(2).collect();
+    match cpus[..] {
+        [client, server] => Ok((client, server)),
+        _ => Err("the split placement needs two CPUs".into()),
+    }
+}
+
+/// Pins the calling thread, and the threads it starts from now on, to `cpu`.
+fn pin(cpu: usize) -> Result<(), Failure> {
+    let mut one = CpuSet::new();
+    one.set(cpu);
+    sched_setaffinity(None, &one).map_err(fail("sched_setaffinity"))
 }
 
 /// A pinned thread's previous CPU set, given back on drop.
@@ -153,6 +172,276 @@ impl Drop for Pinned {
     fn drop(&mut self) {
         if let Some(all) = &self.0 {
             let _ = sched_setaffinity(None, all);
+        }
+    }
+}
+
+/// One end of a seed exchange. A WebSocket client runs against any WebSocket server; the raw
+/// TCP ends only against themselves; the diagnostic ends are servers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// [`Contender::RawTcp`]'s client or server.
+    RawTcp,
+    /// [`Contender::RawTcpMasked`]'s client or server.
+    RawTcpMasked,
+    /// tungstenite, blocking. Its client cannot read and write at once from two threads, so
+    /// it writes everything and then reads the acks (32 small messages: they wait in the socket
+    /// buffer). Its server cannot send after the peer's Close, so there is no final tally: the
+    /// volume makes it exact anyway (128 MiB is a multiple of 4 MiB).
+    Tungstenite,
+    /// wsduplex-std: exactly what `blocking-server` and `blocking-client` run.
+    WsduplexBlocking,
+    /// wsduplex-smol: exactly what `async-server` and `async-client` run.
+    WsduplexAsync,
+    /// fastwebsockets 0.10, as its examples are written (the `fastwebsockets` module below).
+    Fastwebsockets,
+    /// A diagnostic server, not a contender: the seed server as a WebSocket server reduced to
+    /// what this exchange needs (`floor_server` below): it reads into the buffer the frames are
+    /// parsed in and unmasks each payload there, in place (as fastwebsockets and tungstenite
+    /// do). Against it a client runs at the floor of any server; a server end can be compared
+    /// with it under the same client.
+    FloorServer,
+    /// A diagnostic server, not a contender: the seed server on wsduplex's core driven by hand
+    /// on one thread (`core_by_hand_server` below): reads into a
+    /// [`wsduplex_core::driver::ReadBuffer`] as the transports do and hands them to
+    /// [`wsduplex_core::Connection::handle_input`], no transport. Its gap to
+    /// [`End::WsduplexBlocking`] is the transport's; its gap to [`End::FloorServer`] the core's.
+    CoreByHand,
+}
+
+impl End {
+    /// Every end.
+    pub const ALL: [End; 8] = [
+        End::RawTcp,
+        End::RawTcpMasked,
+        End::Tungstenite,
+        End::WsduplexBlocking,
+        End::WsduplexAsync,
+        End::Fastwebsockets,
+        End::FloorServer,
+        End::CoreByHand,
+    ];
+
+    /// Name on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            End::RawTcp => "raw-tcp",
+            End::RawTcpMasked => "raw-tcp-masked",
+            End::Tungstenite => "tungstenite",
+            End::WsduplexBlocking => "wsduplex-blocking",
+            End::WsduplexAsync => "wsduplex-async",
+            End::Fastwebsockets => "fastwebsockets",
+            End::FloorServer => "ws-floor",
+            End::CoreByHand => "wsduplex-core-by-hand",
+        }
+    }
+
+    /// The end called `name`.
+    pub fn named(name: &str) -> Option<End> {
+        End::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    fn is_raw(self) -> bool {
+        matches!(self, End::RawTcp | End::RawTcpMasked)
+    }
+
+    /// Whether `self` as the client can run an exchange against `server`.
+    fn pairs_with(self, server: End) -> Result<(), Failure> {
+        if matches!(self, End::FloorServer | End::CoreByHand) {
+            return Err(format!("{}: a server only", self.name()));
+        }
+        if (self.is_raw() || server.is_raw()) && self != server {
+            return Err(format!("{} -> {}: a raw TCP end runs only against itself", self.name(), server.name()));
+        }
+        Ok(())
+    }
+
+    /// Serves one exchange on `s`, just accepted.
+    fn serve(self, s: TcpStream, placement: Placement) -> Result<(), Failure> {
+        s.set_nodelay(true).map_err(fail("nodelay"))?;
+        match self {
+            End::RawTcp => raw_server(false, s),
+            End::RawTcpMasked => raw_server(true, s),
+            End::Tungstenite => tungstenite_server(s),
+            End::WsduplexBlocking => wsduplex_blocking_server(s),
+            End::WsduplexAsync => {
+                let s = async_net::TcpStream::try_from(s).map_err(fail("async stream"))?;
+                match placement {
+                    Placement::Free => runtime::block_on(wsduplex_async_server(s)),
+                    Placement::Split => smol::block_on(wsduplex_async_server(s)),
+                }
+            }
+            End::Fastwebsockets => fastwebsockets::serve(s, placement),
+            End::FloorServer => floor_server(s),
+            End::CoreByHand => core_by_hand_server(s),
+        }
+    }
+
+    fn client(self, addr: SocketAddr, placement: Placement) -> Result<u64, Failure> {
+        let _pinned = placement.pin_client()?;
+        match self {
+            End::RawTcp => raw_client(false, addr),
+            End::RawTcpMasked => raw_client(true, addr),
+            End::Tungstenite => tungstenite_client(addr),
+            End::WsduplexBlocking => {
+                let (url, flags) = client_args(addr);
+                let summary = on_std::run_client(&url, &flags, &Output::quiet(), None).map_err(fail("client"))?;
+                checked(summary)
+            }
+            End::WsduplexAsync if placement == Placement::Split => {
+                let ex = smol::Executor::new();
+                let (url, flags) = client_args(addr);
+                let quiet = Output::quiet();
+                let client = on_smol::run_client(|f| ex.spawn(f), &url, &flags, &quiet, None);
+                checked(smol::block_on(ex.run(client)).map_err(fail("client"))?)
+            }
+            End::WsduplexAsync => runtime::block_on(async move {
+                let (url, flags) = client_args(addr);
+                let summary =
+                    on_smol::run_client(|f| runtime::executor().spawn(f), &url, &flags, &Output::quiet(), None)
+                        .await
+                        .map_err(fail("client"))?;
+                checked(summary)
+            }),
+            End::Fastwebsockets => fastwebsockets::client(addr, placement),
+            End::FloorServer | End::CoreByHand => Err(format!("{}: a server only", self.name())),
+        }
+    }
+}
+
+/// Runs one exchange between `client` and `server`: in this process, the server on a thread
+/// of its own ([`Placement::Free`]), or the server in a process of its own
+/// ([`Placement::Split`]). The bytes acknowledged must be [`TOTAL`].
+pub fn run_pair(client: End, server: End, placement: Placement) -> Result<Exchange, Failure> {
+    client.pairs_with(server)?;
+    let exchange = match placement {
+        Placement::Free => in_process(|| {
+            let (listener, addr) = listen()?;
+            let served = spawn("seed-server", move || {
+                let (s, _) = listener.accept().map_err(fail("accept"))?;
+                server.serve(s, placement)
+            })?;
+            let acked = client.client(addr, placement);
+            join(served)?;
+            acked
+        })?,
+        Placement::Split => apart::run(client, server)?,
+    };
+    checked_total(exchange, client.name(), server.name())
+}
+
+fn checked_total(exchange: Exchange, client: &str, server: &str) -> Result<Exchange, Failure> {
+    if exchange.acked != TOTAL {
+        return Err(format!("{client} -> {server}: {} bytes acknowledged, {TOTAL} sent", exchange.acked));
+    }
+    Ok(exchange)
+}
+
+/// Times `f`, which runs both ends in this process.
+fn in_process(f: impl FnOnce() -> Result<u64, Failure>) -> Result<Exchange, Failure> {
+    let (start, cpu) = (Instant::now(), ProcessTime::now());
+    let acked = f()?;
+    Ok(Exchange { acked, wall: start.elapsed(), cpu: cpu.elapsed() })
+}
+
+/// If this process was started as a pinned-apart seed server, serves and exits; otherwise
+/// returns at once. Call it first in `main` of any binary that runs [`Placement::Split`]
+/// exchanges: their servers are that binary, re-executed.
+pub fn serve_if_child() {
+    if let Ok(name) = std::env::var(apart::ROLE) {
+        let code = match apart::serve(&name) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("seed server {name}: {e}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+}
+
+/// Ends the server processes [`Placement::Split`] started, and waits for them (their CPU time
+/// then counts in this process's children's): call it before `main` returns.
+pub fn end_servers() {
+    let servers = std::mem::take(&mut *apart::SERVERS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (_, mut server) in servers {
+        // Their stdin closing is their signal to go.
+        drop(server.child.stdin.take());
+        let _ = server.child.wait();
+    }
+}
+
+/// Pinned apart: the server in a child process, one per server end, kept for every exchange
+/// with it (no process start inside a measurement). The child pins itself to the server's CPU
+/// before any runtime starts a thread, serves one exchange per connection, and after each
+/// prints `done NANOS`, the CPU time it spent on it; it ends with this process (its stdin
+/// closes).
+mod apart {
+    use super::*;
+
+    pub(super) const ROLE: &str = "WSDUPLEX_BENCH_SEED_SERVER";
+    const CPU: &str = "WSDUPLEX_BENCH_SEED_CPU";
+    /// How long a server may take to say it is done once the client is: an exchange takes
+    /// 20-50 ms.
+    const DONE_WITHIN: Duration = Duration::from_secs(30);
+
+    pub(super) static SERVERS: Mutex<Vec<(End, ServerChild)>> = Mutex::new(Vec::new());
+
+    pub(super) fn serve(name: &str) -> Result<(), Failure> {
+        let server = End::named(name).ok_or_else(|| format!("no such end {name}"))?;
+        let cpu = std::env::var(CPU).ok().and_then(|c| c.parse().ok()).ok_or("no CPU given")?;
+        pin(cpu)?;
+        thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0)
+        });
+        let (listener, addr) = listen()?;
+        let mut out = std::io::stdout();
+        writeln!(out, "listening {addr}").and_then(|()| out.flush()).map_err(fail("stdout"))?;
+        loop {
+            let cpu = ProcessTime::now();
+            let (s, _) = listener.accept().map_err(fail("accept"))?;
+            server.serve(s, Placement::Split)?;
+            let spent = cpu.elapsed().as_nanos();
+            writeln!(out, "done {spent}").and_then(|()| out.flush()).map_err(fail("stdout"))?;
+        }
+    }
+
+    pub(super) fn run(client: End, server: End) -> Result<Exchange, Failure> {
+        if std::env::var(ROLE).is_ok() {
+            return Err("a seed server process runs no exchange: call serve_if_child first in main".into());
+        }
+        let (_, server_cpu) = split_cpus()?;
+        let mut servers = SERVERS.lock().map_err(|_| "the seed servers' lock is poisoned")?;
+        let i = match servers.iter().position(|(end, _)| *end == server) {
+            Some(i) => i,
+            None => {
+                let envs = [(ROLE, server.name().to_owned()), (CPU, server_cpu.to_string())];
+                servers.push((server, ServerChild::start(&envs, std::process::Stdio::inherit())?));
+                servers.len() - 1
+            }
+        };
+        let child = &mut servers[i].1;
+        let (start, cpu) = (Instant::now(), ProcessTime::now());
+        let done = client.client(child.addr, Placement::Split).and_then(|acked| {
+            let line = child.next_line(DONE_WITHIN)?;
+            let spent: u64 = line
+                .trim()
+                .strip_prefix("done ")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("server: {line:?}"))?;
+            Ok((acked, spent))
+        });
+        let (wall, cpu) = (start.elapsed(), cpu.elapsed());
+        match done {
+            Ok((acked, spent)) => Ok(Exchange { acked, wall, cpu: cpu + Duration::from_nanos(spent) }),
+            Err(e) => {
+                // The server may be stuck in the failed exchange: the next one gets a new one.
+                let (_, mut child) = servers.remove(i);
+                let _ = child.child.kill();
+                let _ = child.child.wait();
+                Err(e)
+            }
         }
     }
 }
@@ -186,48 +475,43 @@ fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
     s.write_all(payload)
 }
 
-/// Raw TCP: each message and ack is a 4-byte length and the bytes; the client's close is a
-/// half-close, after which the server sends the final tally and closes. `masked`: client
+/// Raw TCP's server: each message and ack is a 4-byte length and the bytes; the client's close
+/// is a half-close, after which the server sends the final tally and closes. `masked`: client
 /// messages carry a 4-byte key after the length and are masked with it (see
 /// [`Contender::RawTcpMasked`]).
-fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
-    let (listener, addr) = listen()?;
-    let server = spawn("seed-server", move || -> Result<(), Failure> {
-        let _pinned = placement.pin(Side::Server)?;
-        let (mut s, _) = listener.accept().map_err(fail("accept"))?;
-        s.set_nodelay(true).map_err(fail("nodelay"))?;
-        let mut buf = vec![0u8; MESSAGE_SIZE];
-        let (mut received, mut since) = (0u64, 0u64);
-        loop {
-            let mut len = [0u8; 4];
-            match s.read_exact(&mut len) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(format!("server read: {e}")),
-            }
-            let len = u32::from_be_bytes(len) as usize;
-            let mut key = [0u8; 4];
-            if masked {
-                s.read_exact(&mut key).map_err(fail("server read"))?;
-            }
-            buf.resize(len, 0);
-            s.read_exact(&mut buf).map_err(fail("server read"))?;
-            if masked {
-                raw::mask(&mut buf, key);
-                black_box(&buf);
-            }
-            received += len as u64;
-            since += len as u64;
-            while since >= CHUNK {
-                since -= CHUNK;
-                write_prefixed(&mut s, seed::ack(CHUNK).as_bytes()).map_err(fail("server ack"))?;
-            }
+fn raw_server(masked: bool, mut s: TcpStream) -> Result<(), Failure> {
+    let mut buf = vec![0u8; MESSAGE_SIZE];
+    let mut since = 0u64;
+    loop {
+        let mut len = [0u8; 4];
+        match s.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(format!("server read: {e}")),
         }
-        write_prefixed(&mut s, seed::ack(since).as_bytes()).map_err(fail("server tally"))?;
-        let _ = received;
-        s.shutdown(Shutdown::Both).map_err(fail("server shutdown"))
-    })?;
-    let _pinned = placement.pin(Side::Client)?;
+        let len = u32::from_be_bytes(len) as usize;
+        let mut key = [0u8; 4];
+        if masked {
+            s.read_exact(&mut key).map_err(fail("server read"))?;
+        }
+        buf.resize(len, 0);
+        s.read_exact(&mut buf).map_err(fail("server read"))?;
+        if masked {
+            raw::mask(&mut buf, key);
+            black_box(&buf);
+        }
+        since += len as u64;
+        while since >= CHUNK {
+            since -= CHUNK;
+            write_prefixed(&mut s, seed::ack(CHUNK).as_bytes()).map_err(fail("server ack"))?;
+        }
+    }
+    write_prefixed(&mut s, seed::ack(since).as_bytes()).map_err(fail("server tally"))?;
+    s.shutdown(Shutdown::Both).map_err(fail("server shutdown"))
+}
+
+/// Raw TCP's client: a thread reading the acks while this one writes (see [`raw_server`]).
+fn raw_client(masked: bool, addr: SocketAddr) -> Result<u64, Failure> {
     let mut s = TcpStream::connect(addr).map_err(fail("connect"))?;
     s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut r = s.try_clone().map_err(fail("clone"))?;
@@ -262,114 +546,7 @@ fn raw_tcp(masked: bool, placement: Placement) -> Result<u64, Failure> {
         s.write_all(&message).map_err(fail("client write"))?;
     }
     s.shutdown(Shutdown::Write).map_err(fail("client shutdown"))?;
-    let acked = join(reader)?;
-    join(server)?;
-    Ok(acked)
-}
-
-/// One end of a WebSocket seed exchange; any client runs against any server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// tungstenite, blocking. Its client cannot read and write at once from two threads, so
-    /// it writes everything and then reads the acks (32 small messages: they wait in the socket
-    /// buffer). Its server cannot send after the peer's Close, so there is no final tally: the
-    /// volume makes it exact anyway (128 MiB is a multiple of 4 MiB).
-    Tungstenite,
-    /// wsduplex-std: exactly what `blocking-server` and `blocking-client` run.
-    WsduplexBlocking,
-    /// wsduplex-smol: exactly what `async-server` and `async-client` run.
-    WsduplexAsync,
-    /// A diagnostic server, not a contender: the seed server as a WebSocket server reduced to
-    /// what this exchange needs (`floor_server` below): it reads into the buffer the frames are
-    /// parsed in and unmasks each payload there, in place (as fastwebsockets and tungstenite
-    /// do). Against it a client runs at the floor of any server; a server end can be compared
-    /// with it under the same client.
-    FloorServer,
-    /// A diagnostic server, not a contender: the seed server on wsduplex's core driven by hand
-    /// on one thread (`core_by_hand_server` below): reads into a
-    /// [`wsduplex_core::driver::ReadBuffer`] as the transports do and hands them to
-    /// [`wsduplex_core::Connection::handle_input`], no transport. Its gap to
-    /// [`End::WsduplexBlocking`] is the transport's; its gap to [`End::FloorServer`] the core's.
-    CoreByHand,
-}
-
-impl End {
-    /// Every end.
-    pub const ALL: [End; 5] =
-        [End::Tungstenite, End::WsduplexBlocking, End::WsduplexAsync, End::FloorServer, End::CoreByHand];
-
-    /// Name on command lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            End::Tungstenite => "tungstenite",
-            End::WsduplexBlocking => "wsduplex-blocking",
-            End::WsduplexAsync => "wsduplex-async",
-            End::FloorServer => "ws-floor",
-            End::CoreByHand => "wsduplex-core-by-hand",
-        }
-    }
-
-    fn serve(self, listener: TcpListener, placement: Placement) -> Result<(), Failure> {
-        let _pinned = placement.pin(Side::Server)?;
-        match self {
-            End::Tungstenite => tungstenite_server(listener),
-            End::WsduplexBlocking => wsduplex_blocking_server(listener),
-            End::WsduplexAsync => {
-                let listener = async_net::TcpListener::try_from(listener).map_err(fail("async listener"))?;
-                match placement {
-                    Placement::Free => runtime::block_on(wsduplex_async_server(listener)),
-                    Placement::Split => smol::block_on(wsduplex_async_server(listener)),
-                }
-            }
-            End::FloorServer => floor_server(listener),
-            End::CoreByHand => core_by_hand_server(listener),
-        }
-    }
-
-    fn client(self, addr: SocketAddr, placement: Placement) -> Result<u64, Failure> {
-        let _pinned = placement.pin(Side::Client)?;
-        match self {
-            End::Tungstenite => tungstenite_client(addr),
-            End::WsduplexBlocking => {
-                let (url, flags) = client_args(addr);
-                let summary = on_std::run_client(&url, &flags, &Output::quiet(), None).map_err(fail("client"))?;
-                checked(summary)
-            }
-            End::WsduplexAsync if placement == Placement::Split => {
-                let ex = smol::Executor::new();
-                let (url, flags) = client_args(addr);
-                let quiet = Output::quiet();
-                let client = on_smol::run_client(|f| ex.spawn(f), &url, &flags, &quiet, None);
-                checked(smol::block_on(ex.run(client)).map_err(fail("client"))?)
-            }
-            End::WsduplexAsync => runtime::block_on(async move {
-                let (url, flags) = client_args(addr);
-                let summary =
-                    on_smol::run_client(|f| runtime::executor().spawn(f), &url, &flags, &Output::quiet(), None)
-                        .await
-                        .map_err(fail("client"))?;
-                checked(summary)
-            }),
-            End::FloorServer | End::CoreByHand => Err(format!("{}: a server only", self.name())),
-        }
-    }
-}
-
-/// Runs one exchange between `client` and `server` (the server on a thread of its own); the
-/// bytes acknowledged, which must be [`TOTAL`].
-pub fn run_pair(client: End, server: End, placement: Placement) -> Result<u64, Failure> {
-    if matches!(client, End::FloorServer | End::CoreByHand) {
-        return Err(format!("{}: a server only", client.name()));
-    }
-    let (listener, addr) = listen()?;
-    let served = spawn("seed-server", move || server.serve(listener, placement))?;
-    let acked = client.client(addr, placement);
-    join(served)?;
-    let acked = acked?;
-    if acked != TOTAL {
-        return Err(format!("{} -> {}: {acked} bytes acknowledged, {TOTAL} sent", client.name(), server.name()));
-    }
-    Ok(acked)
+    join(reader)
 }
 
 fn checked(summary: seed::Summary) -> Result<u64, Failure> {
@@ -379,10 +556,8 @@ fn checked(summary: seed::Summary) -> Result<u64, Failure> {
     Ok(summary.bytes_acked)
 }
 
-fn tungstenite_server(listener: TcpListener) -> Result<(), Failure> {
+fn tungstenite_server(s: TcpStream) -> Result<(), Failure> {
     use tungstenite::Message;
-    let (s, _) = listener.accept().map_err(fail("accept"))?;
-    s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut ws = tungstenite::accept(s).map_err(fail("tungstenite accept"))?;
     let mut since = 0u64;
     loop {
@@ -422,8 +597,7 @@ fn tungstenite_client(addr: SocketAddr) -> Result<u64, Failure> {
     }
 }
 
-fn wsduplex_blocking_server(listener: TcpListener) -> Result<(), Failure> {
-    let (s, _) = listener.accept().map_err(fail("accept"))?;
+fn wsduplex_blocking_server(s: TcpStream) -> Result<(), Failure> {
     let ws = wsduplex_std::accept(s, seed::server_socket_config(CHUNK)).map_err(fail("accept"))?;
     let outcome = on_std::serve(ws, CHUNK, None).map_err(fail("serve"))?;
     if !outcome.is_clean() {
@@ -432,8 +606,7 @@ fn wsduplex_blocking_server(listener: TcpListener) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn wsduplex_async_server(listener: async_net::TcpListener) -> Result<(), Failure> {
-    let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+async fn wsduplex_async_server(s: async_net::TcpStream) -> Result<(), Failure> {
     let ws = wsduplex_smol::accept(s, seed::server_socket_config(CHUNK)).await.map_err(fail("accept"))?;
     let outcome = on_smol::serve(ws, CHUNK, None).await.map_err(fail("serve"))?;
     if !outcome.is_clean() {
@@ -447,7 +620,10 @@ fn wsduplex_async() -> Result<u64, Failure> {
     runtime::block_on(async {
         let listener = async_net::TcpListener::bind("127.0.0.1:0").await.map_err(fail("bind"))?;
         let addr = listener.local_addr().map_err(fail("local_addr"))?;
-        let server = runtime::executor().spawn(wsduplex_async_server(listener));
+        let server = runtime::executor().spawn(async move {
+            let (s, _) = listener.accept().await.map_err(fail("accept"))?;
+            wsduplex_async_server(s).await
+        });
         let (url, flags) = client_args(addr);
         let summary = on_smol::run_client(|f| runtime::executor().spawn(f), &url, &flags, &Output::quiet(), None)
             .await
@@ -464,7 +640,7 @@ fn wsduplex_async() -> Result<u64, Failure> {
 /// a multiple of 4 MiB, so the count is exact anyway). The HTTP upgrade is left to hyper by
 /// fastwebsockets; a few lines of ours do it (`echo_pair`'s `upgrade`).
 mod fastwebsockets {
-    use std::net::{SocketAddr, TcpListener};
+    use std::net::SocketAddr;
 
     use fastwebsockets::{
         FragmentCollector, FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocket, WebSocketError,
@@ -472,31 +648,46 @@ mod fastwebsockets {
     use tokio::net::TcpStream;
     use wsduplex_demo::seed;
 
-    use super::{CHUNK, MESSAGE_SIZE, MESSAGES, Placement, Side, join, listen, spawn};
+    use super::{CHUNK, MESSAGE_SIZE, MESSAGES, Placement, listen};
     use crate::echo_pair::upgrade;
     use crate::{Failure, fail};
 
-    /// One exchange: on the shared multi-threaded runtime (`Free`), or each end on a
-    /// current-thread runtime of its own, pinned apart (`Split`).
-    pub(super) fn seed(placement: Placement) -> Result<u64, Failure> {
+    /// Both ends on the shared multi-threaded runtime, as one tokio program would run them.
+    pub(super) fn shared() -> Result<u64, Failure> {
         let (listener, addr) = listen()?;
         listener.set_nonblocking(true).map_err(fail("nonblocking"))?;
+        crate::tokio_pair::runtime().block_on(async move {
+            let served = tokio::spawn(async move {
+                let (s, _) = tokio::net::TcpListener::from_std(listener)
+                    .map_err(fail("listener"))?
+                    .accept()
+                    .await
+                    .map_err(fail("accept"))?;
+                s.set_nodelay(true).map_err(fail("nodelay"))?;
+                server(s).await
+            });
+            let acked = client_task(addr).await;
+            served.await.map_err(fail("server task"))??;
+            acked
+        })
+    }
+
+    /// The server on `s`: on the shared runtime ([`Placement::Free`]), or on a current-thread
+    /// runtime of its own ([`Placement::Split`]).
+    pub(super) fn serve(s: std::net::TcpStream, placement: Placement) -> Result<(), Failure> {
+        s.set_nonblocking(true).map_err(fail("nonblocking"))?;
+        let served = async move { server(TcpStream::from_std(s).map_err(fail("stream"))?).await };
         match placement {
-            Placement::Free => crate::tokio_pair::runtime().block_on(async move {
-                let served = tokio::spawn(server(listener));
-                let acked = client(addr).await;
-                served.await.map_err(fail("server task"))??;
-                acked
-            }),
-            Placement::Split => {
-                let served = spawn("seed-server", move || {
-                    let _pinned = placement.pin(Side::Server)?;
-                    one_thread()?.block_on(server(listener))
-                })?;
-                let acked = placement.pin(Side::Client).and_then(|_pinned| one_thread()?.block_on(client(addr)));
-                join(served)?;
-                acked
-            }
+            Placement::Free => crate::tokio_pair::runtime().block_on(served),
+            Placement::Split => one_thread()?.block_on(served),
+        }
+    }
+
+    /// The client against `addr`, on the runtime [`serve`] would use.
+    pub(super) fn client(addr: SocketAddr, placement: Placement) -> Result<u64, Failure> {
+        match placement {
+            Placement::Free => crate::tokio_pair::runtime().block_on(client_task(addr)),
+            Placement::Split => one_thread()?.block_on(client_task(addr)),
         }
     }
 
@@ -504,10 +695,7 @@ mod fastwebsockets {
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail("runtime"))
     }
 
-    async fn server(listener: TcpListener) -> Result<(), Failure> {
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(fail("listener"))?;
-        let (mut s, _) = listener.accept().await.map_err(fail("accept"))?;
-        s.set_nodelay(true).map_err(fail("nodelay"))?;
+    async fn server(mut s: TcpStream) -> Result<(), Failure> {
         upgrade::answer(&mut s).await?;
         let mut ws = FragmentCollector::new(WebSocket::after_handshake(s, Role::Server));
         let mut since = 0u64;
@@ -528,7 +716,7 @@ mod fastwebsockets {
         }
     }
 
-    async fn client(addr: SocketAddr) -> Result<u64, Failure> {
+    async fn client_task(addr: SocketAddr) -> Result<u64, Failure> {
         let mut s = TcpStream::connect(addr).await.map_err(fail("connect"))?;
         s.set_nodelay(true).map_err(fail("nodelay"))?;
         upgrade::ask(&mut s, addr).await?;
@@ -564,9 +752,7 @@ mod fastwebsockets {
 /// client's Close the final tally and the Close echoed; the stream's end read before the
 /// socket closes (no reset). Anything the seed stream does not send (text, fragments, pings,
 /// unmasked frames) is an error: this is a measuring instrument, not a server.
-fn floor_server(listener: TcpListener) -> Result<(), Failure> {
-    let (mut s, _) = listener.accept().map_err(fail("accept"))?;
-    s.set_nodelay(true).map_err(fail("nodelay"))?;
+fn floor_server(mut s: TcpStream) -> Result<(), Failure> {
     let mut buf = vec![0u8; 256 << 10];
     let (mut lo, mut hi) = (0, 0);
     let head_end = loop {
@@ -670,11 +856,8 @@ fn floor_frame(b: &[u8]) -> Result<Option<(u8, usize, usize)>, Failure> {
 /// [`End::CoreByHand`]: the seed server's events and reactions (the demo's [`seed::SeedServer`])
 /// on a [`wsduplex_core::Connection`], reading into a [`wsduplex_core::driver::ReadBuffer`] of
 /// 128 KiB as the transports do, reads handed to `handle_input`, every transmit written at once.
-fn core_by_hand_server(listener: TcpListener) -> Result<(), Failure> {
-    use std::time::Instant;
+fn core_by_hand_server(mut s: TcpStream) -> Result<(), Failure> {
     use wsduplex_core::{Accept, Connection, Event, Transmit};
-    let (mut s, _) = listener.accept().map_err(fail("accept"))?;
-    s.set_nodelay(true).map_err(fail("nodelay"))?;
     let mut conn = Connection::server(seed::server_config(CHUNK), Instant::now());
     let mut app = seed::SeedServer::new("/", CHUNK);
     let mut buf = wsduplex_core::driver::ReadBuffer::new(128 << 10);
