@@ -3,11 +3,11 @@
 # 0.01% from run to run, where wall time on these shared machines moves by 10%): the A/B of a
 # change too small to see in `cargo bench --bench many`.
 #
-#   bash bench/callgrind-many.sh BENCH_BINARY SERVER [N]
+#   bash bench/callgrind-many.sh BENCH_BINARY SERVER [N] [SIZE]
 #
 # BENCH_BINARY: a copy of target/release/deps/many-<hash> (`cargo bench -p wsduplex-bench
 # --bench many --no-run` prints it); SERVER: wsduplex-tokio, wsduplex-smol, fastwebsockets or
-# tokio-tungstenite; N connections (default 100), 20-byte messages. The server runs under
+# tokio-tungstenite; N connections (default 100), messages of SIZE bytes (default 20). The server runs under
 # callgrind as the benchmark's `MANY_BASELINE` build, twice (2 000 and 12 000 echoes after the
 # same warm-up); the difference over 10 000 is what one echo costs, start-up and warm-up taken
 # out.
@@ -16,7 +16,7 @@
 # `--cache-sim=yes` for cache misses); CALLGRIND_KEEP=1 keeps the two profiles (out.2000,
 # out.12000) and prints their directory.
 set -euo pipefail
-bin=$(realpath "$1"); server=$2; n=${3:-100}
+bin=$(realpath "$1"); server=$2; n=${3:-100}; size=${4:-20}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
 if [ -n "${CALLGRIND_KEEP:-}" ]; then echo "profiles in $dir"; else trap 'rm -rf "$dir"' EXIT; fi
@@ -32,7 +32,7 @@ wait
 WRAP
 chmod +x "$dir/server.sh"
 total() {
-  CG_M=$1 MANY_BASELINE="$dir/server.sh" MANY_SERVERS=wsduplex-tokio MANY_N=$n MANY_SIZES=20 \
+  CG_M=$1 MANY_BASELINE="$dir/server.sh" MANY_SERVERS=wsduplex-tokio MANY_N=$n MANY_SIZES=$size \
     MANY_ROUNDS=1 MANY_M=$1 "$bin" > "$dir/log.$1" 2>&1
   kill -TERM "$(cat "$dir/pid.$1")" 2>/dev/null || true
   for _ in $(seq 50); do grep -qs '^summary:' "$dir/out.$1" && break; sleep 0.2; done
@@ -40,4 +40,4 @@ total() {
 }
 a=$(total 2000)
 b=$(total 12000)
-echo "$server, N = $n, 20 B: $(( (b - a) / 10000 )) instructions per echo (user space; $a and $b in all)"
+echo "$server, N = $n, $size B: $(( (b - a) / 10000 )) instructions per echo (user space; $a and $b in all)"

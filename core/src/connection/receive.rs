@@ -141,6 +141,7 @@ impl Connection {
     /// follow; [`Self::settle_input`] ends the read.
     pub(crate) fn take_input(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
+        self.reserve_whole_frame(data);
         let mut data = data;
         // Input is taken a piece at a time so that every large masked payload is unmasked as
         // it is appended, while still in cache: up to the end of the current payload, then up to
@@ -165,6 +166,28 @@ impl Connection {
             data = &data[n..];
             self.recv.filled += n;
             self.process(now);
+        }
+    }
+
+    /// A frame that arrives whole in one read, into an empty buffer, is given its allocation
+    /// at once: taken the usual way, its header alone would be allocated first and the
+    /// payload's reserve (`begin_data_frame`) would reallocate and copy, a malloc, a realloc
+    /// and a free per medium message (a 1 KiB echo's largest cost after the system calls).
+    /// Frames small enough for the kept buffer (`KEEP_BUF`) need nothing; a frame only partly
+    /// here keeps the usual growth, which copies no more than its header.
+    fn reserve_whole_frame(&mut self, data: &[u8]) {
+        if data.len() <= KEEP_BUF
+            || !self.recv.buf.is_empty()
+            || self.phase == Phase::Connecting
+            || !matches!(self.recv.rx, Rx::Header)
+        {
+            return;
+        }
+        if let Ok(Some((h, head))) = frame::parse_header(data) {
+            let whole = head as u64 + h.len;
+            if whole > KEEP_BUF as u64 && whole <= data.len() as u64 {
+                self.recv.buf.reserve(whole as usize);
+            }
         }
     }
 
