@@ -13,9 +13,9 @@
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
-use wsduplex_bench::seed::{Contender, Exchange, Placement, TOTAL, end_servers, serve_if_child};
+use wsduplex_bench::seed::{End, Exchange, Placement, TOTAL, end_servers, serve_if_child};
 
-fn run(c: Contender, placement: Placement) -> Exchange {
+fn run(c: End, placement: Placement) -> Exchange {
     c.run(placement).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -24,7 +24,7 @@ fn wall(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("seed-wall{}", placement.suffix()));
         g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
         g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
-        for contender in Contender::ALL {
+        for contender in End::CONTENDERS {
             g.bench_function(contender.name(), |b| {
                 b.iter_custom(|iters| (0..iters).map(|_| run(contender, placement).wall).sum())
             });
@@ -40,7 +40,7 @@ fn cpu(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("seed-cpu{}", placement.suffix()));
         g.throughput(Throughput::Bytes(TOTAL)).sample_size(10).sampling_mode(SamplingMode::Flat);
         g.measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
-        for contender in Contender::ALL {
+        for contender in End::CONTENDERS {
             g.bench_function(contender.name(), |b| {
                 b.iter_custom(|iters| (0..iters).map(|_| run(contender, placement).cpu).sum())
             });

@@ -19,7 +19,7 @@
 
 use std::process::ExitCode;
 
-use wsduplex_bench::seed::{Contender, End, Exchange, Placement, TOTAL, end_servers, run_pair, serve_if_child};
+use wsduplex_bench::seed::{End, Exchange, Placement, TOTAL, end_servers, run_pair, serve_if_child};
 
 fn main() -> ExitCode {
     serve_if_child();
@@ -43,7 +43,7 @@ fn seed_run() -> ExitCode {
             (Some(c), Some(s)) => Box::new(move || run_pair(c, s, placement)),
             _ => return usage(),
         },
-        None => match Contender::ALL.into_iter().find(|c| c.name() == what) {
+        None => match End::CONTENDERS.into_iter().find(|c| c.name() == what) {
             Some(c) => Box::new(move || c.run(placement)),
             None => return usage(),
         },
@@ -86,7 +86,7 @@ fn spread(v: &mut [f64]) -> (f64, f64, f64) {
 }
 
 fn usage() -> ExitCode {
-    let contenders: Vec<&str> = Contender::ALL.iter().map(|c| c.name()).collect();
+    let contenders: Vec<&str> = End::CONTENDERS.iter().map(|c| c.name()).collect();
     let ends: Vec<&str> = End::ALL.iter().map(|e| e.name()).collect();
     eprintln!(
         "usage: seed-run {{{}|CLIENT:SERVER}} [runs] [--split] [--each]   (ends: {})",

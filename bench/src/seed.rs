@@ -39,67 +39,6 @@ pub struct Exchange {
     pub cpu: Duration,
 }
 
-/// The implementations compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contender {
-    /// Length-prefixed messages over TCP, half-close as the close: the floor.
-    RawTcp,
-    /// [`Contender::RawTcp`] plus the one thing RFC 6455 adds that no implementation can skip:
-    /// the client masks every payload byte (§5.3: a fresh key per frame, copied and XORed in
-    /// one pass into a reused buffer) and the server unmasks every byte (in place). No framing,
-    /// no validation, no close handshake: the floor under any WebSocket library.
-    RawTcpMasked,
-    /// tungstenite's blocking client and server ([`End::Tungstenite`]).
-    Tungstenite,
-    /// wsduplex-std client and server (the blocking demo's code).
-    WsduplexBlocking,
-    /// wsduplex-smol client and server (the async demo's code): with the scheduler's
-    /// placement on one executor, as one async program would run them.
-    WsduplexAsync,
-    /// fastwebsockets 0.10 client and server on tokio, written as its examples are: with the
-    /// scheduler's placement on one multi-threaded runtime.
-    Fastwebsockets,
-}
-
-impl Contender {
-    /// Every contender, baselines first.
-    pub const ALL: [Contender; 6] = [
-        Contender::RawTcp,
-        Contender::RawTcpMasked,
-        Contender::Tungstenite,
-        Contender::WsduplexBlocking,
-        Contender::WsduplexAsync,
-        Contender::Fastwebsockets,
-    ];
-
-    /// Name in benchmark ids.
-    pub fn name(self) -> &'static str {
-        self.end().name()
-    }
-
-    /// Its two ends (client and server are the same end).
-    fn end(self) -> End {
-        match self {
-            Contender::RawTcp => End::RawTcp,
-            Contender::RawTcpMasked => End::RawTcpMasked,
-            Contender::Tungstenite => End::Tungstenite,
-            Contender::WsduplexBlocking => End::WsduplexBlocking,
-            Contender::WsduplexAsync => End::WsduplexAsync,
-            Contender::Fastwebsockets => End::Fastwebsockets,
-        }
-    }
-
-    /// Runs one exchange; the bytes acknowledged must be [`TOTAL`].
-    pub fn run(self, placement: Placement) -> Result<Exchange, Failure> {
-        let exchange = match (self, placement) {
-            (Contender::WsduplexAsync, Placement::Free) => in_process(wsduplex_async)?,
-            (Contender::Fastwebsockets, Placement::Free) => in_process(fastwebsockets::shared)?,
-            (c, placement) => return run_pair(c.end(), c.end(), placement),
-        };
-        checked_total(exchange, self.name(), self.name())
-    }
-}
-
 /// Where the two ends of an exchange run.
 ///
 /// Left to the scheduler, the time of one exchange on these 2-vCPU machines is bimodal for every
@@ -177,12 +116,16 @@ impl Drop for Pinned {
 }
 
 /// One end of a seed exchange. A WebSocket client runs against any WebSocket server; the raw
-/// TCP ends only against themselves; the diagnostic ends are servers only.
+/// TCP ends only against themselves; the diagnostic ends are servers only. The contenders
+/// ([`End::CONTENDERS`]) are the ends that are both, each run against itself ([`End::run`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
-    /// [`Contender::RawTcp`]'s client or server.
+    /// Length-prefixed messages over TCP, half-close as the close: the floor.
     RawTcp,
-    /// [`Contender::RawTcpMasked`]'s client or server.
+    /// [`End::RawTcp`] plus the one thing RFC 6455 adds that no implementation can skip:
+    /// the client masks every payload byte (§5.3: a fresh key per frame, copied and XORed in
+    /// one pass into a reused buffer) and the server unmasks every byte (in place). No framing,
+    /// no validation, no close handshake: the floor under any WebSocket library.
     RawTcpMasked,
     /// tungstenite, blocking. Its client cannot read and write at once from two threads, so
     /// it writes everything and then reads the acks (32 small messages: they wait in the socket
@@ -191,9 +134,12 @@ pub enum End {
     Tungstenite,
     /// wsduplex-std: exactly what `blocking-server` and `blocking-client` run.
     WsduplexBlocking,
-    /// wsduplex-smol: exactly what `async-server` and `async-client` run.
+    /// wsduplex-smol: exactly what `async-server` and `async-client` run. Against itself with
+    /// the scheduler's placement, both ends on one executor, as one async program runs them.
     WsduplexAsync,
-    /// fastwebsockets 0.10, as its examples are written (the `fastwebsockets` module below).
+    /// fastwebsockets 0.10 on tokio, as its examples are written (the `fastwebsockets` module
+    /// below). Against itself with the scheduler's placement, both ends on one multi-threaded
+    /// runtime.
     Fastwebsockets,
     /// A diagnostic server, not a contender: the seed server as a WebSocket server reduced to
     /// what this exchange needs (`floor_server` below): it reads into the buffer the frames are
@@ -221,6 +167,27 @@ impl End {
         End::FloorServer,
         End::CoreByHand,
     ];
+
+    /// The contenders of the seed benchmark, baselines first: every end that is both a client
+    /// and a server.
+    pub const CONTENDERS: [End; 6] = [
+        End::RawTcp,
+        End::RawTcpMasked,
+        End::Tungstenite,
+        End::WsduplexBlocking,
+        End::WsduplexAsync,
+        End::Fastwebsockets,
+    ];
+
+    /// Runs one exchange with this end on both sides; the bytes acknowledged must be [`TOTAL`].
+    pub fn run(self, placement: Placement) -> Result<Exchange, Failure> {
+        let exchange = match (self, placement) {
+            (End::WsduplexAsync, Placement::Free) => in_process(wsduplex_async)?,
+            (End::Fastwebsockets, Placement::Free) => in_process(fastwebsockets::shared)?,
+            (end, placement) => return run_pair(end, end, placement),
+        };
+        checked_total(exchange, self.name(), self.name())
+    }
 
     /// Name on command lines.
     pub fn name(self) -> &'static str {
@@ -478,7 +445,7 @@ fn write_prefixed(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 /// Raw TCP's server: each message and ack is a 4-byte length and the bytes; the client's close
 /// is a half-close, after which the server sends the final tally and closes. `masked`: client
 /// messages carry a 4-byte key after the length and are masked with it (see
-/// [`Contender::RawTcpMasked`]).
+/// [`End::RawTcpMasked`]).
 fn raw_server(masked: bool, mut s: TcpStream) -> Result<(), Failure> {
     let mut buf = vec![0u8; MESSAGE_SIZE];
     let mut since = 0u64;
