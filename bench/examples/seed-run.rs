@@ -87,7 +87,7 @@ fn spread(v: &mut [f64]) -> (f64, f64, f64) {
 
 fn usage() -> ExitCode {
     let contenders: Vec<&str> = End::CONTENDERS.iter().map(|c| c.name()).collect();
-    let ends: Vec<&str> = End::ALL.iter().map(|e| e.name()).collect();
+    let ends: Vec<&str> = End::all().map(|e| e.name()).collect();
     eprintln!(
         "usage: seed-run {{{}|CLIENT:SERVER}} [runs] [--split] [--each]   (ends: {})",
         contenders.join("|"),

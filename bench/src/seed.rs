@@ -81,7 +81,7 @@ impl Placement {
             return Ok(Pinned(None));
         }
         let all = sched_getaffinity(None).map_err(fail("sched_getaffinity"))?;
-        let (client, _) = split_cpus()?;
+        let (client, _) = cpus_of(&all)?;
         pin(client)?;
         Ok(Pinned(Some(all)))
     }
@@ -89,7 +89,10 @@ impl Placement {
 
 /// The client's CPU and the server's: the first two this thread may run on.
 fn split_cpus() -> Result<(usize, usize), Failure> {
-    let all = sched_getaffinity(None).map_err(fail("sched_getaffinity"))?;
+    cpus_of(&sched_getaffinity(None).map_err(fail("sched_getaffinity"))?)
+}
+
+fn cpus_of(all: &CpuSet) -> Result<(usize, usize), Failure> {
     let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|&c| all.is_set(c)).take(2).collect();
     match cpus[..] {
         [client, server] => Ok((client, server)),
@@ -156,18 +159,6 @@ pub enum End {
 }
 
 impl End {
-    /// Every end.
-    pub const ALL: [End; 8] = [
-        End::RawTcp,
-        End::RawTcpMasked,
-        End::Tungstenite,
-        End::WsduplexBlocking,
-        End::WsduplexAsync,
-        End::Fastwebsockets,
-        End::FloorServer,
-        End::CoreByHand,
-    ];
-
     /// The contenders of the seed benchmark, baselines first: every end that is both a client
     /// and a server.
     pub const CONTENDERS: [End; 6] = [
@@ -178,6 +169,14 @@ impl End {
         End::WsduplexAsync,
         End::Fastwebsockets,
     ];
+
+    /// The diagnostic ends: servers only.
+    pub const DIAGNOSTIC: [End; 2] = [End::FloorServer, End::CoreByHand];
+
+    /// Every end: the contenders, then the diagnostic servers.
+    pub fn all() -> impl Iterator<Item = End> {
+        End::CONTENDERS.into_iter().chain(End::DIAGNOSTIC)
+    }
 
     /// Runs one exchange with this end on both sides; the bytes acknowledged must be [`TOTAL`].
     pub fn run(self, placement: Placement) -> Result<Exchange, Failure> {
@@ -205,7 +204,7 @@ impl End {
 
     /// The end called `name`.
     pub fn named(name: &str) -> Option<End> {
-        End::ALL.into_iter().find(|e| e.name() == name)
+        End::all().find(|e| e.name() == name)
     }
 
     fn is_raw(self) -> bool {
@@ -214,7 +213,7 @@ impl End {
 
     /// Whether `self` as the client can run an exchange against `server`.
     fn pairs_with(self, server: End) -> Result<(), Failure> {
-        if matches!(self, End::FloorServer | End::CoreByHand) {
+        if End::DIAGNOSTIC.contains(&self) {
             return Err(format!("{}: a server only", self.name()));
         }
         if (self.is_raw() || server.is_raw()) && self != server {
